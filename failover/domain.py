@@ -1,0 +1,119 @@
+"""DR vocabulary shared by every layer: artifacts, jobs, hub errors and naming rules.
+
+Plain data only. Adapters (Azure ML, simulated hub, storage) translate to and from these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class ArtifactKind(StrEnum):
+    ENVIRONMENT = "environment"
+    CODE = "code"
+    DATA = "data"
+    COMPONENT = "component"
+    MODEL = "model"
+    CONNECTION = "connection"
+
+
+# Recreation order: each kind may reference only kinds before it (a component names an
+# environment and code; a model may name data; connections are independent but last).
+RECOVERY_ORDER: tuple[ArtifactKind, ...] = (
+    ArtifactKind.ENVIRONMENT,
+    ArtifactKind.CODE,
+    ArtifactKind.DATA,
+    ArtifactKind.COMPONENT,
+    ArtifactKind.MODEL,
+    ArtifactKind.CONNECTION,
+)
+
+# Azure ML job statuses (REFERENCE.md). Non-terminal jobs are what an outage interrupts.
+NON_TERMINAL_JOB_STATUSES: frozenset[str] = frozenset(
+    {"NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running", "CancelRequested", "Finalizing"}
+)
+TERMINAL_JOB_STATUSES: frozenset[str] = frozenset({"Completed", "Failed", "Canceled", "NotResponding", "Paused"})
+
+
+def canonical_json(value: Any) -> str:
+    """One text per value: sorted keys, no whitespace. The base of every content hash."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def content_hash(spec: Any) -> str:
+    return "sha256:" + hashlib.sha256(canonical_json(spec).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A definition recovery needs: never a secret value (connections carry no credentials)."""
+
+    kind: ArtifactKind
+    name: str
+    version: str | None
+    spec: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind.value}:{self.name}:{self.version or ''}"
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash({"kind": self.kind.value, "name": self.name, "version": self.version, "spec": self.spec})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "name": self.name, "version": self.version, "spec": self.spec,
+                "content_hash": self.content_hash}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Artifact:
+        return cls(ArtifactKind(data["kind"]), data["name"], data.get("version"), dict(data.get("spec") or {}))
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A job as the catalog keeps it: enough to resubmit it elsewhere."""
+
+    name: str
+    status: str
+    experiment_name: str
+    compute: str | None
+    spec: dict[str, Any] = field(default_factory=dict, compare=False)
+    tags: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash({"name": self.name, "experiment": self.experiment_name, "compute": self.compute,
+                             "spec": self.spec})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "experiment_name": self.experiment_name,
+                "compute": self.compute, "spec": self.spec, "tags": self.tags, "content_hash": self.content_hash}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobRecord:
+        return cls(data["name"], data["status"], data["experiment_name"], data.get("compute"),
+                   dict(data.get("spec") or {}), dict(data.get("tags") or {}))
+
+
+# Tags written on every resubmitted job, so a retry can find the job it already created.
+TAG_SOURCE_JOB = "hubfailover.source_job"
+TAG_GENERATION = "hubfailover.generation"
+
+_MAX_JOB_NAME = 255
+
+
+def resubmission_name(source_job: str, generation: int) -> str:
+    """Deterministic name of the resubmission of ``source_job`` at pointer ``generation``.
+
+    Same inputs, same name: a replayed activity looks the job up by this name before creating it.
+    """
+    suffix = f"-fo{generation}"
+    if len(source_job) + len(suffix) <= _MAX_JOB_NAME:
+        return source_job + suffix
+    digest = hashlib.sha256(source_job.encode()).hexdigest()[:12]
+    return f"{source_job[: _MAX_JOB_NAME - len(suffix) - 13]}-{digest}{suffix}"
