@@ -105,8 +105,7 @@ class Azurite:
             raise AzuriteUnavailable(f"Azurite is not in {script.parent.parent.parent}; {INSTALL_HINT}")
         last_error = ""
         for _attempt in range(3):  # a free port can be taken between probe and bind: retry
-            ports = [_free_port(self.host) for _ in range(3)]
-            eps = AzuriteEndpoints(self.host, *ports)
+            eps = AzuriteEndpoints(self.host, _free_port(self.host), _free_port(self.host), _free_port(self.host))
             cmd = [
                 node, str(script), "--silent", "--skipApiVersionCheck", "--loose",
                 "--disableTelemetry", "--location", str(self.data_dir),

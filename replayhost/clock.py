@@ -1,0 +1,47 @@
+"""Time for the replay host: virtual by default (tests and drills don't wait for timers)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    virtual: bool
+
+    def now(self) -> datetime: ...
+
+    def advance_to(self, moment: datetime) -> None: ...
+
+
+class VirtualClock:
+    """Moves only when the host fires a timer: a 30-minute approval timeout takes no wall time."""
+
+    virtual = True
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime.now(UTC)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance_to(self, moment: datetime) -> None:
+        with self._lock:
+            self._now = max(self._now, moment)
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._now += delta
+
+
+class RealClock:
+    virtual = False
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def advance_to(self, moment: datetime) -> None:
+        """Real time can't be moved; the host waits instead."""
