@@ -76,6 +76,10 @@ class Delivery:
 
     batch_size: int | None = None
     shuffle_seed: int | None = None
+    # Hold an instance's completions up to this long while more of its activities are in
+    # flight: fewer, larger episodes. Each episode replays the whole history, so a fan-out
+    # of n delivered one by one costs O(n^2) replayed events; coalesced, O(n).
+    coalesce_ms: float = 0.0
 
 
 class ReplayHost:
@@ -104,6 +108,7 @@ class ReplayHost:
         self._changed = threading.Condition(self._lock)
         self._instances: dict[str, InstanceState] = {}
         self._in_flight: set[tuple[str, int]] = set()
+        self._pending_since: dict[str, float] = {}  # first undelivered completion, for coalescing
         self._timers: list[tuple[datetime, str, str, int]] = []  # (fire_at, instance, execution, id)
         self._background: threading.Thread | None = None
         self._stopping = False
@@ -197,7 +202,7 @@ class ReplayHost:
                 if deadline is not None and time.monotonic() > deadline:
                     raise TimeoutError("replay host still busy at timeout")
                 if self._in_flight:
-                    self._changed.wait(0.05)
+                    self._changed.wait(0.01 if self.delivery.coalesce_ms else 0.05)
                     continue
                 if not self._fire_next_timer(wait=True):
                     return
@@ -247,10 +252,17 @@ class ReplayHost:
     def _step(self) -> bool:
         """Run one episode of one instance with pending events. False when none is ready."""
         for state in self._instances.values():
-            if state.inbox and not state.status.is_terminal:
+            if state.inbox and not state.status.is_terminal and self._ready(state):
                 self._episode(state)
                 return True
         return False
+
+    def _ready(self, state: InstanceState) -> bool:
+        window = self.delivery.coalesce_ms / 1000
+        if window <= 0 or not any(iid == state.instance_id for iid, _ in self._in_flight):
+            return True
+        since = self._pending_since.setdefault(state.instance_id, time.monotonic())
+        return time.monotonic() - since >= window
 
     def _fire_next_timer(self, *, wait: bool) -> bool:
         while self._timers:
@@ -281,6 +293,7 @@ class ReplayHost:
 
     def _episode(self, state: InstanceState) -> None:
         now = self.clock.now()
+        self._pending_since.pop(state.instance_id, None)
         batch = self._take_batch(state)
         chains = _chains_by_id(state)
         allocating = [e for e in batch if _allocates(e, chains)]
@@ -480,6 +493,7 @@ class ReplayHost:
             state = self._instances.get(instance_id)
             if state is not None and state.execution_id == execution_id and not state.status.is_terminal:
                 state.inbox.append(done)
+                self._pending_since.setdefault(instance_id, time.monotonic())
             self.activities_completed += 1
             self._changed.notify_all()
         if self.on_activity_done is not None:
