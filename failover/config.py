@@ -1,0 +1,413 @@
+"""The hub-pair configuration: which hubs protect which, and the policy of each failover.
+
+Loaded from the ``FAILOVER_CONFIG`` app setting (a path to a JSON file, or the JSON itself).
+Every model forbids unknown fields, so a typo fails at load time instead of silently
+falling back to a default in the middle of an outage. Errors are reported one line per
+problem, each naming the field path and the offending value.
+
+Run ``python -m failover.config --schema`` to print the JSON schema (docs/config.schema.json),
+``python -m failover.config --check [PATH]`` to validate a file (default: FAILOVER_CONFIG).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from failover import settings as app_settings
+from failover.domain import (
+    NON_TERMINAL_JOB_STATUSES,
+    RECOVERY_ORDER,
+    TERMINAL_JOB_STATUSES,
+    ArtifactKind,
+)
+
+KNOWN_JOB_STATUSES: frozenset[str] = NON_TERMINAL_JOB_STATUSES | TERMINAL_JOB_STATUSES
+
+# Patterns double as schema constraints and as the hint printed when a value misses them.
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+RESOURCE_GROUP_PATTERN = r"^[-\w.()]{0,89}[-\w()]$"
+WORKSPACE_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$"
+REGION_PATTERN = r"^[a-z][a-z0-9]*$"
+COMPUTE_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$"
+
+_PATTERN_HINTS: dict[str, str] = {
+    SLUG_PATTERN: "slug (1-63 of a-z, 0-9 and '-', not starting or ending with '-')",
+    GUID_PATTERN: "GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+    RESOURCE_GROUP_PATTERN: "resource group name (1-90 letters, digits, '_-.()', not ending with '.')",
+    WORKSPACE_PATTERN: "workspace name (3-33 letters, digits, '_' and '-', starting alphanumeric)",
+    REGION_PATTERN: "Azure region name (lowercase, no spaces, e.g. 'swedencentral')",
+    COMPUTE_PATTERN: "compute name (letters, digits, '_' and '-', starting alphanumeric)",
+}
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
+ComputeName = Annotated[str, StringConstraints(pattern=COMPUTE_PATTERN)]
+
+
+class ConfigError(ValueError):
+    """The configuration is missing or invalid. ``problems`` has one line per problem."""
+
+    def __init__(self, problems: Sequence[str], source: str = "configuration") -> None:
+        self.problems = list(problems)
+        self.source = source
+        super().__init__(f"invalid failover configuration ({source}):\n" + "\n".join(
+            f"  {p}" for p in self.problems))
+
+
+def _rule(problems: list[tuple[str, str]]) -> PydanticCustomError:
+    """A cross-field error. Each problem is (path relative to the validated model, detail)."""
+    return PydanticCustomError("config_rule", "; ".join(f"{at}: {d}" for at, d in problems),
+                               {"problems": problems})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LogQuery(_Strict):
+    """A Log Analytics query the health probe runs against the primary's workspace."""
+
+    kql: str = Field(min_length=1, description="KQL returning one numeric value in its first row/column.")
+    threshold: float = Field(description="The primary counts as unhealthy when `value <operator> threshold`.")
+    operator: Literal[">", ">=", "<", "<="] = Field(">", description="How the value compares to threshold.")
+    timespan_minutes: int = Field(15, ge=1, le=1440, description="Query time window, in minutes.")
+
+
+class FailoverPolicy(_Strict):
+    """How a pair fails over: detection hysteresis, approval, what to recover, fan-out limits."""
+
+    probe_failure_threshold: int = Field(
+        3, ge=1, description="Consecutive failed probes of the primary before an automatic failover.")
+    probe_success_threshold_for_failback: int = Field(
+        3, ge=1, description="Consecutive healthy probes of the original primary before failback is offered.")
+    cooldown_minutes: int = Field(
+        60, ge=0, description="No automatic failover within this time after the last one.")
+    approval_required: bool | None = Field(
+        None, description="Wait for an operator's approval before changing anything. "
+                          "Default: true for hot-cold pairs, false otherwise.")
+    approval_timeout_minutes: int = Field(30, ge=1, description="How long to wait for an approval.")
+    on_approval_timeout: Literal["abort", "proceed"] = Field(
+        "abort", description="What to do when nobody approves in time.")
+    interrupted_statuses: list[str] = Field(
+        default_factory=lambda: sorted(NON_TERMINAL_JOB_STATUSES),
+        description="Azure ML job statuses that count as interrupted (cataloged and resubmitted).")
+    artifact_kinds: list[ArtifactKind] = Field(
+        default_factory=lambda: list(RECOVERY_ORDER),
+        description="Artifact kinds to catalog and recreate; always processed in recovery order.")
+    chunk_size: int = Field(50, ge=1, le=500, description="Items per activity call when fanning out.")
+    max_concurrency: int = Field(8, ge=1, le=64, description="Activity calls in flight at once.")
+    log_query: LogQuery | None = Field(
+        None, description="Optional Log Analytics health signal (needs the primary's workspace id).")
+
+    @field_validator("interrupted_statuses")
+    @classmethod
+    def _known_statuses(cls, value: list[str]) -> list[str]:
+        known = ", ".join(sorted(KNOWN_JOB_STATUSES))
+        problems = [(f"[{i}]", f"{_show(s)} is not an Azure ML job status (known: {known})")
+                    for i, s in enumerate(value) if s not in KNOWN_JOB_STATUSES]
+        problems += _duplicates(value)
+        if problems:
+            raise _rule(problems)
+        return value
+
+    @field_validator("artifact_kinds")
+    @classmethod
+    def _recovery_order(cls, value: list[ArtifactKind]) -> list[ArtifactKind]:
+        if problems := _duplicates([k.value for k in value]):
+            raise _rule(problems)
+        # Recreation must follow RECOVERY_ORDER (a component needs its environment first),
+        # whatever order the operator wrote.
+        return sorted(value, key=RECOVERY_ORDER.index)
+
+
+def _duplicates(values: Sequence[str]) -> list[tuple[str, str]]:
+    seen: dict[str, int] = {}
+    problems = []
+    for i, v in enumerate(values):
+        if v in seen:
+            problems.append((f"[{i}]", f"{_show(v)} is listed twice (also at [{seen[v]}])"))
+        seen.setdefault(v, i)
+    return problems
+
+
+class HubRef(_Strict):
+    """One Azure ML workspace / AI Studio hub."""
+
+    name: Slug = Field(description="Id of the hub within this config; the value the pointer stores.")
+    subscription_id: Annotated[str, StringConstraints(pattern=GUID_PATTERN, to_lower=True)] = Field(
+        description="Azure subscription GUID.")
+    resource_group: Annotated[str, StringConstraints(pattern=RESOURCE_GROUP_PATTERN)]
+    workspace_name: Annotated[str, StringConstraints(pattern=WORKSPACE_PATTERN)]
+    region: Annotated[str, StringConstraints(pattern=REGION_PATTERN)] = Field(
+        description="Azure region, e.g. 'swedencentral'.")
+    ai_services_endpoint: HttpUrl | None = Field(
+        None, description="AI Services / Azure OpenAI endpoint probed for health (no keys in the URL).")
+    log_analytics_workspace_id: str | None = Field(
+        None, min_length=1, description="Log Analytics workspace id (GUID or ARM id) for log queries.")
+    backend: Literal["azureml", "simulated"] = Field(
+        "azureml", description="'simulated' only for drills and tests.")
+
+    @field_validator("ai_services_endpoint")
+    @classmethod
+    def _no_credentials_in_url(cls, value: HttpUrl | None) -> HttpUrl | None:
+        # Config is not a secret store: a key in a URL would end up in logs and in git.
+        if value is not None and (value.username or value.password or value.query):
+            raise _rule([("", "must not carry credentials or a query string")])
+        return value
+
+    @property
+    def arm_id(self) -> str:
+        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace_name}")
+
+
+class HubPair(_Strict):
+    """A primary hub and the secondary it fails over to."""
+
+    name: Slug = Field(description="Pair id; the failover instance id is `failover-{name}`.")
+    primary: HubRef
+    secondary: HubRef
+    mode: Literal["hot-hot", "hot-warm", "hot-cold"] = Field(
+        description="hot-hot: flip only; hot-warm: flip, recreate, resubmit; hot-cold: same, approval first.")
+    compute_map: dict[ComputeName, ComputeName] = Field(
+        default_factory=dict, description="Primary compute name -> secondary compute name for resubmission.")
+    policy: FailoverPolicy = Field(default_factory=FailoverPolicy)
+    alert_targets: list[str] = Field(
+        default_factory=list,
+        description="ARM ids / alert rule names whose Azure Monitor alerts concern this pair (any case).")
+    auto_failover: bool = Field(True, description="False: alerts and probes only report; an operator starts.")
+
+    @field_validator("alert_targets")
+    @classmethod
+    def _lowercase_targets(cls, value: list[str]) -> list[str]:
+        normalised = [t.strip().lower() for t in value]
+        problems = [(f"[{i}]", "must not be empty") for i, t in enumerate(normalised) if not t]
+        problems += _duplicates(normalised)
+        if problems:
+            raise _rule(problems)
+        return normalised
+
+    @model_validator(mode="after")
+    def _pair_rules(self) -> HubPair:
+        problems: list[tuple[str, str]] = []
+        if self.primary.name == self.secondary.name:
+            problems.append(("secondary.name", f"{_show(self.secondary.name)} is also the primary's name"))
+        if self.primary.arm_id.lower() == self.secondary.arm_id.lower():
+            problems.append(("secondary.workspace_name", "primary and secondary are the same workspace"))
+        if self.policy.log_query is not None and self.primary.log_analytics_workspace_id is None:
+            problems.append(("policy.log_query", "needs primary.log_analytics_workspace_id"))
+        if problems:
+            raise _rule(problems)
+        if self.policy.approval_required is None:
+            # frozen models: resolve the derived default once, here, so readers never see None
+            resolved = self.policy.model_copy(update={"approval_required": self.mode == "hot-cold"})
+            object.__setattr__(self, "policy", resolved)
+        return self
+
+    @property
+    def instance_id(self) -> str:
+        return f"failover-{self.name}"
+
+    @property
+    def approval_required(self) -> bool:
+        return bool(self.policy.approval_required)
+
+    def hub(self, name: str) -> HubRef:
+        for hub in (self.primary, self.secondary):
+            if hub.name == name:
+                return hub
+        raise KeyError(f"hub {_show(name)} is not part of pair {_show(self.name)}")
+
+
+class FailoverConfig(_Strict):
+    """Every protected hub pair."""
+
+    schema_ref: str | None = Field(None, alias="$schema", description="Editor hint; ignored.")
+    pairs: list[HubPair] = Field(min_length=1)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _config_rules(self) -> FailoverConfig:
+        problems: list[tuple[str, str]] = []
+        pair_at: dict[str, int] = {}
+        hub_at: dict[str, tuple[str, HubRef]] = {}
+        arm_at: dict[str, tuple[str, str]] = {}
+        target_at: dict[str, str] = {}
+        for i, pair in enumerate(self.pairs):
+            if pair.name in pair_at:
+                problems.append((f"pairs[{i}].name",
+                                 f"{_show(pair.name)} is also pairs[{pair_at[pair.name]}].name"))
+            pair_at.setdefault(pair.name, i)
+            for role in ("primary", "secondary"):
+                hub: HubRef = getattr(pair, role)
+                at = f"pairs[{i}].{role}"
+                first = hub_at.setdefault(hub.name, (at, hub))
+                # One name, one hub. A standby shared by several pairs is repeated verbatim.
+                if first[1] != hub:
+                    problems.append((f"{at}.name", f"{_show(hub.name)} is defined differently at {first[0]}"))
+                arm_first = arm_at.setdefault(hub.arm_id.lower(), (at, hub.name))
+                if arm_first[1] != hub.name:
+                    problems.append((f"{at}.workspace_name",
+                                     f"same workspace as {arm_first[0]} ({_show(arm_first[1])}), other name"))
+            for j, target in enumerate(pair.alert_targets):
+                owner = target_at.setdefault(target, pair.name)
+                if owner != pair.name:
+                    problems.append((f"pairs[{i}].alert_targets[{j}]",
+                                     f"{_show(target)} already maps to pair {_show(owner)}"))
+        if problems:
+            raise _rule(problems)
+        return self
+
+    def pair(self, name: str) -> HubPair:
+        for pair in self.pairs:
+            if pair.name == name:
+                return pair
+        raise KeyError(f"no hub pair named {_show(name)} (known: {', '.join(p.name for p in self.pairs)})")
+
+    def hub(self, name: str) -> HubRef:
+        for pair in self.pairs:
+            for hub in (pair.primary, pair.secondary):
+                if hub.name == name:
+                    return hub
+        raise KeyError(f"no hub named {_show(name)} in the configuration")
+
+    def pair_for_alert_target(self, target: str) -> HubPair | None:
+        """The pair an alert target (ARM id or rule name) belongs to; a primary's own ARM id counts too."""
+        key = target.strip().lower()
+        for pair in self.pairs:
+            if key in pair.alert_targets:
+                return pair
+        for pair in self.pairs:
+            if key == pair.primary.arm_id.lower():
+                return pair
+        return None
+
+
+# --------------------------------------------------------------------------- loading
+
+def parse_config(text: str, source: str = "configuration") -> FailoverConfig:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        problem = f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        raise ConfigError([problem], source) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"(top level): expected a JSON object, got {type(data).__name__}"], source)
+    try:
+        # Strict JSON mode: `"chunk_size": true` or `"50"` is a typo to report, not a value to coerce.
+        return FailoverConfig.model_validate_json(text, strict=True)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(exc), source) from None
+
+
+def load_config(env: Mapping[str, str] | None = None) -> FailoverConfig:
+    """Read the ``FAILOVER_CONFIG`` setting: inline JSON when it starts with ``{``, else a file path."""
+    value = app_settings.Settings.from_env(env).failover_config
+    name = app_settings.FAILOVER_CONFIG
+    if value is None:
+        raise ConfigError([f"{name} is not set: set it to a JSON file path or to the JSON itself"], name)
+    if value.lstrip().startswith("{"):
+        return parse_config(value, f"{name}, inline JSON")
+    path = Path(value)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{name}: cannot read {str(path)!r}: {exc.strerror or exc}"], name) from None
+    return parse_config(text, f"{name}={path}")
+
+
+def format_errors(exc: ValidationError) -> list[str]:
+    lines: list[str] = []
+    for err in exc.errors():
+        base = _path(err["loc"])
+        ctx = err.get("ctx") or {}
+        if err["type"] == "config_rule":
+            lines += [f"{_join(base, at) or '(top level)'}: {detail}" for at, detail in ctx["problems"]]
+            continue
+        lines.append(f"{base or '(top level)'}: {_describe(err['type'], err['msg'], err.get('input'), ctx)}")
+    return lines
+
+
+def _describe(kind: str, msg: str, value: Any, ctx: Mapping[str, Any]) -> str:
+    shown = _show(value)
+    comparisons = {"greater_than_equal": ("ge", ">="), "less_than_equal": ("le", "<="),
+                   "greater_than": ("gt", ">"), "less_than": ("lt", "<")}
+    if kind in comparisons:
+        key, op = comparisons[kind]
+        return f"{shown} is not {op} {ctx[key]}"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling)"  # the value is not echoed: it could be anything
+    if kind in ("literal_error", "enum"):
+        return f"{shown} is not one of {ctx['expected']}"
+    if kind == "string_pattern_mismatch":
+        hint = _PATTERN_HINTS.get(str(ctx.get("pattern")), f"match for {ctx.get('pattern')}")
+        return f"{shown} is not a valid {hint}"
+    return f"{msg[:1].lower()}{msg[1:]} (got {shown})"
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _join(base: str, rel: str) -> str:
+    if not rel or rel.startswith("["):
+        return base + rel
+    return f"{base}.{rel}" if base else rel
+
+
+def json_schema() -> str:
+    """The published JSON schema (docs/config.schema.json), byte for byte."""
+    schema = FailoverConfig.model_json_schema(by_alias=True)
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m failover.config", description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--schema", action="store_true", help="print the JSON schema of the configuration")
+    group.add_argument("--check", nargs="?", const="", metavar="PATH",
+                       help=f"validate PATH (default: the {app_settings.FAILOVER_CONFIG} setting)")
+    args = parser.parse_args(argv)
+    if args.schema:
+        sys.stdout.write(json_schema())
+        return 0
+    env = None if args.check == "" else {app_settings.FAILOVER_CONFIG: args.check}
+    try:
+        config = load_config(env)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"ok: {len(config.pairs)} pair(s): {', '.join(p.name for p in config.pairs)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
