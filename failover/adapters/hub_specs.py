@@ -1,0 +1,119 @@
+"""Rules on artifact and job specs shared by the hub adapters.
+
+- Connections carry no secret values: a spec with a credential-like field is rejected, not
+  silently stripped, because stripping would hide a catalog bug and change the content hash.
+- References between artifacts are portable ``azureml:<name>:<version>`` strings; ARM ids
+  that name a workspace are rewritten to the target workspace on the way in.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from failover.domain import Artifact, ArtifactKind
+from failover.ports import ErrorCategory, HubError
+
+# Field names that hold secrets in Azure ML connection payloads (camelCase or snake_case).
+_SECRET_FIELD = re.compile(
+    r"(^|_)(credentials?|key|keys|api_?key|account_?key|secret|client_?secret|password|token|"
+    r"sas|sas_?token|pat|connection_?string|private_?key)($|_)"
+)
+
+_ARM_WORKSPACE_SCOPE = re.compile(
+    r"/subscriptions/[^/]+/resource[gG]roups/[^/]+/providers/Microsoft\.MachineLearningServices"
+    r"/workspaces/[^/]+",
+    re.IGNORECASE,
+)
+_ARM_VERSIONED = re.compile(
+    r"^(?:azureml:)?/subscriptions/[^/]+/resource[gG]roups/[^/]+/providers/Microsoft\.MachineLearningServices"
+    r"/workspaces/[^/]+/(?P<type>[a-z]+)/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$",
+    re.IGNORECASE,
+)
+_PORTABLE_REF = re.compile(r"^azureml:(?P<name>[^:/]+):(?P<version>[^:/]+)$")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def secret_fields(value: Any, path: str = "") -> list[str]:
+    """Paths of fields whose *names* look like secrets (values are never returned)."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if _SECRET_FIELD.search(_snake(str(key))) and item not in (None, "", {}, []):
+                found.append(here)
+            else:
+                found.extend(secret_fields(item, here))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(secret_fields(item, f"{path}[{index}]"))
+    return found
+
+
+def ensure_no_secrets(connection: Artifact) -> None:
+    """Raise HubError(PERMANENT) if a connection spec carries anything credential-like."""
+    fields = secret_fields(connection.spec)
+    if fields:
+        raise HubError(
+            ErrorCategory.PERMANENT,
+            f"connection {connection.name!r} carries secret-like fields {sorted(fields)}: secrets come "
+            "from Key Vault, never from the catalog",
+        )
+
+
+def retarget_arm_ids(value: Any, workspace_scope: str) -> Any:
+    """Rewrite every workspace-scoped ARM id inside ``value`` to ``workspace_scope``.
+
+    A job captured on the primary names its code asset by the primary's ARM id; resubmitted
+    as is, it would point at the failed region.
+    """
+    if isinstance(value, str):
+        return _ARM_WORKSPACE_SCOPE.sub(workspace_scope, value)
+    if isinstance(value, dict):
+        return {k: retarget_arm_ids(v, workspace_scope) for k, v in value.items()}
+    if isinstance(value, list):
+        return [retarget_arm_ids(v, workspace_scope) for v in value]
+    return value
+
+
+def portable_ref(value: str | None) -> str | None:
+    """``/subscriptions/…/environments/env/versions/3`` (or ``env:3``) -> ``azureml:env:3``."""
+    if not value:
+        return None
+    match = _ARM_VERSIONED.match(value)
+    if match:
+        return f"azureml:{match['name']}:{match['version']}"
+    if value.startswith("azureml:"):
+        return value
+    if value.count(":") == 1 and "/" not in value:
+        return f"azureml:{value}"
+    return value
+
+
+def parse_ref(ref: str) -> tuple[str, str] | None:
+    """``azureml:name:version`` -> (name, version); anything else -> None."""
+    match = _PORTABLE_REF.match(ref)
+    return (match["name"], match["version"]) if match else None
+
+
+def references(artifact: Artifact) -> list[tuple[ArtifactKind, str, str]]:
+    """The artifacts this one needs first (component -> environment, code; model -> data)."""
+    spec = artifact.spec
+    refs: list[tuple[ArtifactKind, str, str]] = []
+    wanted: list[tuple[ArtifactKind, Any]] = []
+    if artifact.kind is ArtifactKind.COMPONENT:
+        wanted = [(ArtifactKind.ENVIRONMENT, spec.get("environment")), (ArtifactKind.CODE, spec.get("code"))]
+    elif artifact.kind is ArtifactKind.MODEL:
+        wanted = [(ArtifactKind.DATA, (spec.get("properties") or {}).get(MODEL_TRAINING_DATA))]
+    for kind, ref in wanted:
+        parsed = parse_ref(ref) if isinstance(ref, str) else None
+        if parsed:
+            refs.append((kind, *parsed))
+    return refs
+
+
+# Lineage of a model to its training data, kept in the model's (immutable) properties.
+MODEL_TRAINING_DATA = "hubfailover.training_data"

@@ -1,0 +1,119 @@
+"""Fault injection for the simulated hub: what a drill does to a 'region'.
+
+A FaultConfig is persisted with the hub's state (so one drill process can take the primary
+down for every process); the decision to inject is made per call by a seeded RNG, so a run is
+repeatable.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from failover.ports import ErrorCategory, HubError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+# Spec keys accepted by FaultConfig.parse, with the short forms a CLI user types.
+_ALIASES = {
+    "down": "down",
+    "latency_ms": "latency_ms", "latency": "latency_ms",
+    "throttle": "throttle_rate", "throttle_rate": "throttle_rate",
+    "retry_after": "retry_after_s", "retry_after_s": "retry_after_s",
+    "flaky": "flaky_rate", "flaky_rate": "flaky_rate",
+    "seed": "seed",
+}
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    down: bool = False
+    latency_ms: float = 0.0
+    throttle_rate: float = 0.0
+    retry_after_s: float = 1.0
+    flaky_rate: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("throttle_rate", "flaky_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"fault {name}={value}: a rate must be between 0 and 1")
+        for name in ("latency_ms", "retry_after_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"fault {name}={getattr(self, name)}: must not be negative")
+
+    @property
+    def healthy(self) -> bool:
+        return not self.down and self.latency_ms == 0 and self.throttle_rate == 0 and self.flaky_rate == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaultConfig:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    @classmethod
+    def parse(cls, spec: str) -> FaultConfig:
+        """``"latency_ms=20,throttle=0.1,flaky=0.05,down=1"`` -> FaultConfig. Empty -> healthy."""
+        values: dict[str, Any] = {}
+        for part in (p.strip() for p in spec.split(",")):
+            if not part:
+                continue
+            key, sep, raw = part.partition("=")
+            key, raw = key.strip().lower(), raw.strip()
+            if not sep or not raw:
+                raise ValueError(f"fault spec item {part!r}: expected key=value")
+            field_name = _ALIASES.get(key)
+            if field_name is None:
+                raise ValueError(f"fault spec key {key!r} is unknown; expected one of {sorted(_ALIASES)}")
+            try:
+                if field_name == "down":
+                    if raw.lower() not in _TRUE | _FALSE:
+                        raise ValueError
+                    values[field_name] = raw.lower() in _TRUE
+                elif field_name == "seed":
+                    values[field_name] = int(raw)
+                else:
+                    values[field_name] = float(raw)
+            except ValueError:
+                raise ValueError(f"fault spec value {key}={raw!r} is not valid for {field_name}") from None
+        return cls(**values)
+
+
+class FaultInjector:
+    """Applies a FaultConfig before each call; counts what it injected."""
+
+    def __init__(self, hub_id: str) -> None:
+        self.hub_id = hub_id
+        self.calls = 0
+        self.injected: Counter[str] = Counter()
+        self._config: FaultConfig | None = None
+        self._rng = random.Random(0)
+
+    def apply(self, config: FaultConfig, operation: str) -> None:
+        if config != self._config:
+            # A new config restarts the seeded sequence: the same drill injects the same faults.
+            self._config = config
+            self._rng = random.Random(config.seed)
+        self.calls += 1
+        if config.down:
+            self.injected["down"] += 1
+            raise HubError(ErrorCategory.TRANSIENT, f"{self.hub_id}: {operation}: unreachable (connection refused)")
+        if config.latency_ms > 0:
+            self.injected["latency"] += 1
+            time.sleep(config.latency_ms / 1000.0)
+        # Draw both numbers on every call so one rate does not shift the other's sequence.
+        throttle_draw, flaky_draw = self._rng.random(), self._rng.random()
+        if throttle_draw < config.throttle_rate:
+            self.injected["throttled"] += 1
+            raise HubError(ErrorCategory.THROTTLED, f"{self.hub_id}: {operation}: 429 too many requests",
+                           retry_after=config.retry_after_s)
+        if flaky_draw < config.flaky_rate:
+            self.injected["flaky"] += 1
+            raise HubError(ErrorCategory.TRANSIENT, f"{self.hub_id}: {operation}: 503 service unavailable")

@@ -1,0 +1,351 @@
+"""SimulatedHub: a stateful stand-in for an Azure ML workspace, kept in Azure Table storage.
+
+Used by drills and tests. State lives in one table shared by every simulated hub
+(PartitionKey = hub id), so several processes (a drill CLI, an orchestrator run, a test) see
+and change the same hub. It implements the HubClient port with Azure ML's semantics:
+jobs are created "Queued" and looked up by name before creation; asset versions are
+immutable (same content -> ALREADY_PRESENT without a write, different content -> CONFLICT);
+connections never hold secret values (specs with credential-like fields are rejected).
+
+Row layout (RowKey): ``meta`` (write counter), ``faults`` (FaultConfig),
+``job|<name>``, ``asset|<kind>|<name>|<version>``. Names are percent-encoded in RowKeys.
+Specs are JSON split over ``spec_0..spec_n`` string properties: a Table string property
+holds at most 32K characters, an entity at most 1 MiB, so one entity holds ~900 KB of spec
+and a write stays a single atomic entity operation (no blob to keep in step).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableEntity, TableServiceClient, TableTransactionError, UpdateMode
+
+from failover.adapters.hub_errors import to_hub_error
+from failover.adapters.hub_specs import ensure_no_secrets, retarget_arm_ids
+from failover.adapters.simulated_fault import FaultConfig, FaultInjector
+from failover.adapters.simulated_seed import SIMULATED_SCOPE, seed_artifacts, seed_jobs
+from failover.domain import (
+    NON_TERMINAL_JOB_STATUSES,
+    TERMINAL_JOB_STATUSES,
+    Artifact,
+    ArtifactKind,
+    JobRecord,
+)
+from failover.ports import ErrorCategory, HubError, SubmitResult, WriteOutcome
+
+DEFAULT_TABLE = "simulatedhubs"
+_CHUNK = 30_000  # characters per string property (limit 32K UTF-16 code units)
+_MAX_CHUNKS = 28  # keeps an entity under the 1 MiB limit with room for the other fields
+_META = "meta"
+_FAULTS = "faults"
+_BATCH = 100  # entity group transaction limit
+
+
+def _enc(part: str) -> str:
+    return quote(part, safe="")
+
+
+def _job_key(name: str) -> str:
+    return f"job|{_enc(name)}"
+
+
+def _asset_key(kind: ArtifactKind, name: str, version: str | None) -> str:
+    return f"asset|{kind.value}|{_enc(name)}|{_enc(version or '')}"
+
+
+def _spec_props(spec: dict[str, Any]) -> dict[str, Any]:
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    chunks = [text[i:i + _CHUNK] for i in range(0, len(text), _CHUNK)] or [""]
+    if len(chunks) > _MAX_CHUNKS:
+        raise HubError(ErrorCategory.PERMANENT, f"spec of {len(text)} characters exceeds the simulated hub's limit")
+    props: dict[str, Any] = {f"spec_{i}": chunk for i, chunk in enumerate(chunks)}
+    props["spec_chunks"] = len(chunks)
+    return props
+
+
+def _spec_from(entity: dict[str, Any]) -> dict[str, Any]:
+    text = "".join(entity[f"spec_{i}"] for i in range(int(entity["spec_chunks"])))
+    spec: dict[str, Any] = json.loads(text)
+    return spec
+
+
+class SimulatedHub:
+    """HubClient over Azure Table storage (Azurite locally), with fault injection."""
+
+    def __init__(self, hub_id: str, connection: str | TableServiceClient, *, table_name: str = DEFAULT_TABLE) -> None:
+        self._hub_id = hub_id
+        service = (TableServiceClient.from_connection_string(connection) if isinstance(connection, str)
+                   else connection)
+        self._table: TableClient = service.get_table_client(table_name)
+        with contextlib.suppress(ResourceExistsError):  # a concurrent creator won the race: fine
+            service.create_table_if_not_exists(table_name)
+        self.faults = FaultInjector(hub_id)
+        self.workspace_scope = SIMULATED_SCOPE.format(sub="00000000-0000-0000-0000-00000000s1m0", ws=hub_id)
+
+    @property
+    def hub_id(self) -> str:
+        return self._hub_id
+
+    # -- fault control (admin: never subject to faults) -------------------------------------
+    def fault_config(self) -> FaultConfig:
+        try:
+            entity = self._table.get_entity(self._hub_id, _FAULTS)
+        except ResourceNotFoundError:
+            return FaultConfig()
+        return FaultConfig.from_dict(json.loads(entity["config"]))
+
+    def set_faults(self, config: FaultConfig | str) -> FaultConfig:
+        """Persist the fault config: every process using this hub id sees it on its next call."""
+        parsed = FaultConfig.parse(config) if isinstance(config, str) else config
+        self._table.upsert_entity({"PartitionKey": self._hub_id, "RowKey": _FAULTS,
+                                   "config": json.dumps(parsed.to_dict())}, mode=UpdateMode.REPLACE)
+        return parsed
+
+    def clear_faults(self) -> None:
+        self.set_faults(FaultConfig())
+
+    @property
+    def injected_faults(self) -> dict[str, int]:
+        """Faults this instance injected, by kind (down, throttled, flaky, latency)."""
+        return dict(self.faults.injected)
+
+    def _before(self, operation: str) -> None:
+        try:
+            config = self.fault_config()
+        except Exception as exc:  # the state store itself failing is a hub failure too
+            raise to_hub_error(exc, f"{self._hub_id}: {operation}") from exc
+        self.faults.apply(config, operation)
+
+    # -- write counter -----------------------------------------------------------------------
+    @property
+    def write_count(self) -> int:
+        """Writes this hub received through the port (seeding and admin changes not counted)."""
+        try:
+            return int(self._table.get_entity(self._hub_id, _META)["writes"])
+        except ResourceNotFoundError:
+            return 0
+
+    def _count_write(self) -> None:
+        # Optimistic concurrency: several processes may write to the same hub at once.
+        for _ in range(50):
+            try:
+                entity = self._table.get_entity(self._hub_id, _META)
+            except ResourceNotFoundError:
+                try:
+                    self._table.create_entity({"PartitionKey": self._hub_id, "RowKey": _META, "writes": 1})
+                    return
+                except ResourceExistsError:
+                    continue
+            entity["writes"] = int(entity["writes"]) + 1
+            try:
+                self._table.update_entity(entity, mode=UpdateMode.REPLACE, etag=entity.metadata["etag"],
+                                          match_condition=MatchConditions.IfNotModified)
+                return
+            except ResourceModifiedError:
+                continue
+        raise HubError(ErrorCategory.TRANSIENT, f"{self._hub_id}: write counter contended")
+
+    # -- storage helpers -----------------------------------------------------------------------
+    def _rows(self, prefix: str) -> Iterator[TableEntity]:
+        # RowKey range scan: "|" (0x7C) is followed by "}" (0x7D).
+        upper = prefix[:-1] + "}"
+        yield from self._table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+            parameters={"pk": self._hub_id, "lo": prefix, "hi": upper},
+        )
+
+    def _get_row(self, row_key: str) -> dict[str, Any] | None:
+        try:
+            return dict(self._table.get_entity(self._hub_id, row_key))
+        except ResourceNotFoundError:
+            return None
+
+    def _call(self, operation: str) -> _Call:
+        return _Call(self, operation)
+
+    # -- HubClient: ping and jobs -----------------------------------------------------------
+    def ping(self) -> None:
+        # Reading the fault config (in _before) is already a round trip to the hub's state
+        # store; nothing else to ask a simulated control plane.
+        with self._call("ping"):
+            pass
+
+    def list_jobs(self, statuses: Iterable[str] | None = None) -> list[JobRecord]:
+        wanted = set(statuses) if statuses is not None else None
+        with self._call("list_jobs"):
+            jobs = [self._job_from(e) for e in self._rows("job|")]
+        return sorted((j for j in jobs if wanted is None or j.status in wanted), key=lambda j: j.name)
+
+    def get_job(self, name: str) -> JobRecord:
+        with self._call("get_job"):
+            row = self._get_row(_job_key(name))
+        if row is None:
+            raise HubError(ErrorCategory.NOT_FOUND, f"{self._hub_id}: job {name!r} not found")
+        return self._job_from(row)
+
+    def submit_job(self, source: JobRecord, *, new_name: str, compute: str | None,
+                   tags: dict[str, str]) -> SubmitResult:
+        with self._call("submit_job"):
+            if self._get_row(_job_key(new_name)) is not None:
+                return SubmitResult(new_name, WriteOutcome.ALREADY_PRESENT)
+            job = self._resubmission(source, new_name, compute, tags)
+            try:
+                self._table.create_entity(self._job_entity(job))
+            except ResourceExistsError:  # a concurrent submitter created it first
+                return SubmitResult(new_name, WriteOutcome.ALREADY_PRESENT)
+            self._count_write()
+        return SubmitResult(new_name, WriteOutcome.CREATED)
+
+    def _resubmission(self, source: JobRecord, new_name: str, compute: str | None,
+                      tags: dict[str, str]) -> JobRecord:
+        """The same mutation the Azure ML adapter applies: new name, compute, no output paths."""
+        # ARM ids captured on the source (the code asset) must name this workspace instead.
+        spec = retarget_arm_ids(json.loads(json.dumps(source.spec)), self.workspace_scope)
+        props = spec.setdefault("properties", {})
+        spec["name"] = new_name
+        target_compute = compute or source.compute
+        props["computeId"] = target_compute
+        props["services"] = None
+        for output in (props.get("outputs") or {}).values():
+            if isinstance(output, dict):
+                output.pop("uri", None)
+        merged_tags = {**source.tags, **tags}
+        props["tags"] = dict(merged_tags)
+        return JobRecord(new_name, "Queued", source.experiment_name, target_compute, spec, merged_tags)
+
+    def _job_entity(self, job: JobRecord) -> dict[str, Any]:
+        return {"PartitionKey": self._hub_id, "RowKey": _job_key(job.name), "name": job.name, "status": job.status,
+                "experiment_name": job.experiment_name, "compute": job.compute or "",
+                "tags": json.dumps(job.tags, sort_keys=True), **_spec_props(job.spec)}
+
+    @staticmethod
+    def _job_from(entity: dict[str, Any]) -> JobRecord:
+        return JobRecord(entity["name"], entity["status"], entity["experiment_name"], entity.get("compute") or None,
+                         _spec_from(entity), json.loads(entity.get("tags") or "{}"))
+
+    # -- HubClient: assets and connections ---------------------------------------------------
+    def list_assets(self, kind: ArtifactKind) -> list[Artifact]:
+        with self._call(f"list_assets({kind.value})"):
+            rows = list(self._rows(f"asset|{kind.value}|"))
+        return sorted((self._artifact_from(r) for r in rows), key=lambda a: (a.name, a.version or ""))
+
+    def get_asset(self, kind: ArtifactKind, name: str, version: str | None) -> Artifact:
+        with self._call(f"get_asset({kind.value})"):
+            if version is None and kind is not ArtifactKind.CONNECTION:
+                # Like Azure ML's label "latest": the most recently created version.
+                rows = list(self._rows(f"asset|{kind.value}|{_enc(name)}|"))
+                newest = max(rows, key=lambda r: str(r.metadata.get("timestamp"))) if rows else None
+                row: dict[str, Any] | None = dict(newest) if newest is not None else None
+            else:
+                row = self._get_row(_asset_key(kind, name, version))
+        if row is None:
+            raise HubError(ErrorCategory.NOT_FOUND, f"{self._hub_id}: {kind.value} {name}:{version} not found")
+        return self._artifact_from(row)
+
+    def put_asset(self, artifact: Artifact) -> WriteOutcome:
+        if artifact.kind is ArtifactKind.CONNECTION:
+            ensure_no_secrets(artifact)
+        with self._call(f"put_asset({artifact.kind.value})"):
+            return self._put(artifact)
+
+    def _put(self, artifact: Artifact) -> WriteOutcome:
+        key = _asset_key(artifact.kind, artifact.name, artifact.version)
+        for _ in range(2):
+            existing = self._get_row(key)
+            if existing is not None:
+                if existing["content_hash"] == artifact.content_hash:
+                    return WriteOutcome.ALREADY_PRESENT
+                raise HubError(ErrorCategory.CONFLICT,
+                               f"{self._hub_id}: {artifact.key} exists with different content")
+            try:
+                self._table.create_entity(self._artifact_entity(artifact))
+            except ResourceExistsError:
+                continue  # created concurrently: compare with what won
+            self._count_write()
+            return WriteOutcome.CREATED
+        raise HubError(ErrorCategory.TRANSIENT, f"{self._hub_id}: {artifact.key} contended")
+
+    def list_connections(self) -> list[Artifact]:
+        return self.list_assets(ArtifactKind.CONNECTION)
+
+    def put_connection(self, connection: Artifact) -> WriteOutcome:
+        if connection.kind is not ArtifactKind.CONNECTION:
+            raise HubError(ErrorCategory.PERMANENT, f"put_connection got a {connection.kind.value}")
+        return self.put_asset(connection)
+
+    def _artifact_entity(self, artifact: Artifact) -> dict[str, Any]:
+        return {"PartitionKey": self._hub_id, "RowKey": _asset_key(artifact.kind, artifact.name, artifact.version),
+                "kind": artifact.kind.value, "name": artifact.name, "version": artifact.version or "",
+                "content_hash": artifact.content_hash, **_spec_props(artifact.spec)}
+
+    @staticmethod
+    def _artifact_from(entity: dict[str, Any]) -> Artifact:
+        return Artifact(ArtifactKind(entity["kind"]), entity["name"], entity.get("version") or None,
+                        _spec_from(entity))
+
+    # -- admin helpers for drills and tests (not part of the port, never faulted) ---------------
+    def seed(self, *, jobs: int = 0, artifacts: int = 0, seed: int = 0) -> tuple[list[JobRecord], list[Artifact]]:
+        """Write a deterministic inventory (same arguments, same content). Not counted as writes."""
+        rng = random.Random(seed)
+        seeded_artifacts = seed_artifacts(artifacts, rng)
+        seeded_jobs = seed_jobs(jobs, rng, seeded_artifacts, self.workspace_scope)
+        entities = [self._artifact_entity(a) for a in seeded_artifacts] + [self._job_entity(j) for j in seeded_jobs]
+        for start in range(0, len(entities), _BATCH):
+            operations = [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in entities[start:start + _BATCH]]
+            try:
+                self._table.submit_transaction(operations)
+            except TableTransactionError as exc:
+                raise to_hub_error(exc, f"{self._hub_id}: seed") from exc
+        return seeded_jobs, seeded_artifacts
+
+    def set_job_status(self, name: str, status: str) -> None:
+        if status not in NON_TERMINAL_JOB_STATUSES | TERMINAL_JOB_STATUSES:
+            raise ValueError(f"unknown Azure ML job status {status!r}")
+        try:
+            self._table.update_entity({"PartitionKey": self._hub_id, "RowKey": _job_key(name), "status": status},
+                                      mode=UpdateMode.MERGE)
+        except ResourceNotFoundError:
+            raise HubError(ErrorCategory.NOT_FOUND, f"{self._hub_id}: job {name!r} not found") from None
+
+    def counts(self) -> dict[str, int]:
+        """Number of jobs and of artifacts per kind (admin view: no faults applied)."""
+        result = {"jobs": 0, **{kind.value: 0 for kind in ArtifactKind}}
+        for entity in self._table.query_entities("PartitionKey eq @pk", parameters={"pk": self._hub_id},
+                                                 select=["RowKey", "kind"]):
+            if entity["RowKey"].startswith("job|"):
+                result["jobs"] += 1
+            elif entity["RowKey"].startswith("asset|"):
+                result[entity["kind"]] += 1
+        return result
+
+    def clear(self) -> None:
+        """Delete the whole hub partition (inventory, counters, fault config)."""
+        keys = [e["RowKey"] for e in self._table.query_entities("PartitionKey eq @pk",
+                                                                  parameters={"pk": self._hub_id},
+                                                                  select=["RowKey"])]
+        for start in range(0, len(keys), _BATCH):
+            self._table.submit_transaction(
+                [("delete", {"PartitionKey": self._hub_id, "RowKey": k}) for k in keys[start:start + _BATCH]])
+
+
+class _Call:
+    """Context for one port call: faults first, then storage errors mapped to HubError."""
+
+    def __init__(self, hub: SimulatedHub, operation: str) -> None:
+        self._hub = hub
+        self._operation = operation
+
+    def __enter__(self) -> None:
+        self._hub._before(self._operation)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc is None or isinstance(exc, HubError):
+            return
+        raise to_hub_error(exc, f"{self._hub.hub_id}: {self._operation}") from exc
