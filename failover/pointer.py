@@ -1,0 +1,255 @@
+"""The pointer: which hub of a pair is active. One Azure Table entity per pair, fenced by generation.
+
+A flip is a compare-and-swap on the entity's ETag. The caller carries the ``generation`` and
+``active`` it read when it decided to fail over, so a stale or duplicate orchestration can
+never flip again (or back): its expectation no longer matches. Replaying our own flip (an
+activity retried after its write landed) is recognised and reported as success, no write.
+
+Clients follow flips through ``resolve_active_hub`` / ``ml_client_for_active_hub``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import EdmType, EntityProperty, TableClient, TableEntity, TableServiceClient, UpdateMode
+
+from failover.config import FailoverConfig, HubRef
+
+if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
+
+    from failover.settings import Settings
+
+POINTER_TABLE = "drpointers"
+POINTER_ROW = "pointer"
+_CAS_ATTEMPTS = 5  # 412s where the fencing fields still match (another field changed): retry
+
+
+class PointerNotFound(LookupError):
+    """No pointer for this pair: ``ensure`` was never called."""
+
+
+class InvalidFlip(ValueError):
+    """The flip itself makes no sense (e.g. ``to`` is not the pair's standby): a caller bug."""
+
+
+def _utc_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Pointer:
+    pair: str
+    active: str
+    standby: str
+    generation: int
+    changed_at: str
+    changed_by: str
+    reason: str
+    etag: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Pointer:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+    @classmethod
+    def from_entity(cls, entity: TableEntity) -> Pointer:
+        generation = entity["generation"]
+        if isinstance(generation, EntityProperty):  # Int64 comes back wrapped
+            generation = generation.value
+        return cls(pair=entity["PartitionKey"], active=entity["active"], standby=entity["standby"],
+                   generation=int(generation), changed_at=entity["changed_at"],
+                   changed_by=entity["changed_by"], reason=entity["reason"],
+                   etag=entity.metadata.get("etag") or "")
+
+
+class FlipOutcome(StrEnum):
+    FLIPPED = "flipped"  # this call wrote the flip
+    ALREADY_FLIPPED = "already_flipped"  # our own earlier flip (a replay): success, nothing written
+    REFUSED_STALE = "refused_stale"  # the pointer moved on (or another writer won): nothing written
+
+
+@dataclass(frozen=True)
+class FlipResult:
+    outcome: FlipOutcome
+    pointer: Pointer  # the pointer as it is now
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is not FlipOutcome.REFUSED_STALE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"outcome": self.outcome.value, "pointer": self.pointer.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FlipResult:
+        return cls(FlipOutcome(data["outcome"]), Pointer.from_dict(data["pointer"]))
+
+
+class PointerStore:
+    """Pointer entities in one table. Construction makes no network call."""
+
+    def __init__(self, table: TableClient, clock: Callable[[], datetime] | None = None) -> None:
+        self.table = table
+        self._now = clock or (lambda: datetime.now(UTC))
+
+    @classmethod
+    def from_service(cls, service: TableServiceClient, table_name: str = POINTER_TABLE) -> PointerStore:
+        return cls(service.get_table_client(table_name))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, table_name: str = POINTER_TABLE) -> PointerStore:
+        from failover.adapters.storage import table_service
+
+        return cls.from_service(table_service(settings), table_name)
+
+    def ensure(self, pair: str, active: str, standby: str) -> Pointer:
+        """Create the pointer at generation 0 unless one exists; never overwrite. Returns the stored one."""
+        if active == standby:
+            raise InvalidFlip(f"pointer {pair!r}: active and standby are both {active!r}")
+        entity = self._entity(pair, active, standby, 0, "ensure", "initial pointer")
+        with suppress(ResourceExistsError):  # 409: someone created it first, theirs stands
+            try:
+                self.table.create_entity(entity)
+            except ResourceNotFoundError:  # first use of this storage account: no table yet
+                with suppress(ResourceExistsError):
+                    self.table.create_table()
+                self.table.create_entity(entity)
+        return self.read(pair)
+
+    def read(self, pair: str) -> Pointer:
+        try:
+            return Pointer.from_entity(self.table.get_entity(pair, POINTER_ROW))
+        except ResourceNotFoundError:
+            raise PointerNotFound(f"no pointer for pair {pair!r}") from None
+
+    def flip(self, pair: str, *, expected_active: str, expected_generation: int, to: str,
+             by: str, reason: str) -> FlipResult:
+        """Make ``to`` active iff the pointer still shows ``expected_active`` at ``expected_generation``."""
+        if to == expected_active:
+            raise InvalidFlip(f"pointer {pair!r}: cannot flip from {to!r} to itself")
+        for _ in range(_CAS_ATTEMPTS):
+            current = self.read(pair)
+            if current.active != expected_active or current.generation != expected_generation:
+                return FlipResult(self._classify(current, expected_generation, to, by), current)
+            if current.standby != to:
+                raise InvalidFlip(f"pointer {pair!r}: {to!r} is not the standby ({current.standby!r})")
+            entity = self._entity(pair, to, expected_active, expected_generation + 1, by, reason)
+            try:
+                meta = self.table.update_entity(entity, mode=UpdateMode.REPLACE, etag=current.etag,
+                                                match_condition=MatchConditions.IfNotModified)
+            except ResourceModifiedError:
+                continue  # someone wrote between our read and write: re-read and classify
+            written = Pointer(pair, to, expected_active, expected_generation + 1, entity["changed_at"], by,
+                              reason, str(meta.get("etag") or ""))
+            return FlipResult(FlipOutcome.FLIPPED, written)
+        current = self.read(pair)  # the fencing fields kept matching while the entity kept changing
+        return FlipResult(FlipOutcome.REFUSED_STALE, current)
+
+    @staticmethod
+    def _classify(current: Pointer, expected_generation: int, to: str, by: str) -> FlipOutcome:
+        own_replay = (current.active == to and current.generation == expected_generation + 1
+                      and current.changed_by == by)
+        return FlipOutcome.ALREADY_FLIPPED if own_replay else FlipOutcome.REFUSED_STALE
+
+    def _entity(self, pair: str, active: str, standby: str, generation: int, by: str,
+                reason: str) -> dict[str, Any]:
+        return {"PartitionKey": pair, "RowKey": POINTER_ROW, "active": active, "standby": standby,
+                "generation": EntityProperty(generation, EdmType.INT64),  # int64 whatever the value
+                "changed_at": _utc_iso(self._now()), "changed_by": by, "reason": reason}
+
+
+# --------------------------------------------------------------------------- resolver
+
+class ActiveHubResolver:
+    """Which hub is active for a pair, cached for ``ttl`` seconds so clients can ask on every call.
+
+    A pair without a pointer (never failed over, never ensured) resolves to its configured primary.
+    """
+
+    def __init__(self, config: FailoverConfig, store: PointerStore, *, ttl: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.store = store
+        self.ttl = ttl
+        self._clock = clock
+        self._cache: dict[str, tuple[float, HubRef]] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, pair: str) -> HubRef:
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(pair)
+        if hit is not None and now < hit[0]:
+            return hit[1]
+        pair_config = self.config.pair(pair)
+        try:
+            active = self.store.read(pair).active
+        except PointerNotFound:
+            active = pair_config.primary.name
+        hub = pair_config.hub(active)
+        with self._lock:
+            self._cache[pair] = (now + self.ttl, hub)
+        return hub
+
+    def invalidate(self, pair: str | None = None) -> None:
+        with self._lock:
+            if pair is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(pair, None)
+
+    def ml_client(self, pair: str, credential: Any | None = None, **kwargs: Any) -> MLClient:
+        return ml_client_for_hub(self.resolve(pair), credential, **kwargs)
+
+
+def ml_client_for_hub(hub: HubRef, credential: Any | None = None, **kwargs: Any) -> MLClient:
+    """An MLClient for ``hub``. No network call: MLClient and the credential connect lazily."""
+    from azure.ai.ml import MLClient  # lazy: azure.ai.ml takes seconds to import
+
+    if credential is None:
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential()
+    return MLClient(credential, subscription_id=hub.subscription_id, resource_group_name=hub.resource_group,
+                    workspace_name=hub.workspace_name, **kwargs)
+
+
+_default_resolver: ActiveHubResolver | None = None
+_default_lock = threading.Lock()
+
+
+def default_resolver(env: Mapping[str, str] | None = None) -> ActiveHubResolver:
+    """The process-wide resolver, from FAILOVER_CONFIG and the DR storage settings (built once)."""
+    global _default_resolver  # noqa: PLW0603 - one cache per process is the point
+    with _default_lock:
+        if _default_resolver is None:
+            from failover.config import load_config
+            from failover.settings import Settings
+
+            _default_resolver = ActiveHubResolver(load_config(env), PointerStore.from_settings(
+                Settings.from_env(env)))
+        return _default_resolver
+
+
+def resolve_active_hub(pair: str, resolver: ActiveHubResolver | None = None) -> HubRef:
+    return (resolver or default_resolver()).resolve(pair)
+
+
+def ml_client_for_active_hub(pair: str, credential: Any | None = None, *,
+                             resolver: ActiveHubResolver | None = None, **kwargs: Any) -> MLClient:
+    """An MLClient for the pair's active hub: notebooks and services follow a flip without redeploying."""
+    return (resolver or default_resolver()).ml_client(pair, credential, **kwargs)
