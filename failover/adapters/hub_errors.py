@@ -62,7 +62,8 @@ def to_hub_error(error: BaseException, what: str) -> HubError:
     azure_error = _root_azure_error(error)
     if azure_error is None:
         # Client-side validation (azure-ai-ml ValidationException, bad spec): retrying won't help.
-        return HubError(ErrorCategory.PERMANENT, f"{what}: {type(error).__name__}: {error}")
+        detail = str(error).strip() or str(getattr(error, "message", "")).strip()
+        return HubError(ErrorCategory.PERMANENT, f"{what}: {type(error).__name__}: {detail[:500]}")
     if isinstance(azure_error, ResourceNotFoundError):
         return HubError(ErrorCategory.NOT_FOUND, f"{what}: not found")
     if isinstance(azure_error, ResourceExistsError | ResourceModifiedError):

@@ -22,7 +22,9 @@ _IMAGES = (
 )
 _DATA_TYPES = ("uri_file", "uri_folder", "mltable")
 _MODEL_TYPES = ("custom_model", "mlflow_model")
-_CONNECTION_TYPES = ("custom", "azure_open_ai", "azure_blob")
+# Types that need no credential at creation and keep their metadata as given (azure_open_ai
+# gains ApiType/ApiVersion/ResourceId keys, api_key and azure_blob need secrets or extra fields).
+_CONNECTION_TYPES = ("custom", "git")
 
 # Share of each kind in a seeded inventory, in recovery order (dependencies first).
 _KIND_WEIGHTS = (
@@ -56,6 +58,8 @@ def seed_artifacts(count: int, rng: random.Random) -> list[Artifact]:
         for i in range(counts[kind]):
             topic = rng.choice(_TOPICS)
             name = f"{topic}-{kind.value}-{i:04d}"
+            if kind is ArtifactKind.COMPONENT:  # Azure ML: lower letters, digits and underscores only
+                name = name.replace("-", "_")
             version = None if kind is ArtifactKind.CONNECTION else str(1 + rng.randrange(3))
             tags = {"team": rng.choice(("ds", "mlops", "platform")), "seeded": "true"}
             description = f"{topic} {kind.value} #{i}"
@@ -63,8 +67,7 @@ def seed_artifacts(count: int, rng: random.Random) -> list[Artifact]:
             if kind is ArtifactKind.ENVIRONMENT:
                 spec = {"image": rng.choice(_IMAGES), "conda_file": None, "description": description, "tags": tags}
             elif kind is ArtifactKind.CODE:
-                spec = {"path": f"https://drstore.blob.core.windows.net/code/{name}/", "description": description,
-                        "tags": tags}
+                spec = {"path": f"https://drstore.blob.core.windows.net/code/{name}/"}
             elif kind is ArtifactKind.DATA:
                 data_type = rng.choice(_DATA_TYPES)
                 path = (f"azureml://datastores/workspaceblobstore/paths/{name}/" if data_type != "uri_file"

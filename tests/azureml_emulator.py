@@ -1,0 +1,281 @@
+"""An azure-core transport that answers Azure ML's ARM REST calls from an in-memory workspace.
+
+Azure ML's service can't run here, so this is the one stand-in: the real ``azure-ai-ml`` SDK
+builds every request and parses every response, and only the wire is local. Nothing leaves
+the process (no socket is opened). Resources are kept by their ARM path with the JSON the SDK
+PUT, wrapped the way ARM answers (id, name, type, systemData), so what round-trips here
+round-trips through the SDK's own (de)serialisers.
+
+Also: a call log (method, path, api-version, body) for assertions, and fault injection
+(status, headers, how many times) so error mapping is tested through the real pipeline,
+including azure-core's own retries.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from azure.core.credentials import AccessToken, AccessTokenInfo
+from azure.core.exceptions import ServiceRequestError
+from azure.core.pipeline._tools import is_rest
+from azure.core.pipeline.transport import HttpRequest, HttpTransport
+from azure.core.pipeline.transport._requests_basic import RequestsTransportResponse
+from azure.core.rest._requests_basic import RestRequestsTransportResponse
+
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+RESOURCE_GROUP = "rg-dr"
+PROVIDER = "Microsoft.MachineLearningServices"
+
+
+def workspace_scope(workspace: str, subscription: str = SUBSCRIPTION, resource_group: str = RESOURCE_GROUP) -> str:
+    return f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/{PROVIDER}/workspaces/{workspace}"
+
+
+# ARM resource types by collection segment (what the real service puts in "type").
+_TYPES = {
+    "jobs": "Microsoft.MachineLearningServices/workspaces/jobs",
+    "models": "Microsoft.MachineLearningServices/workspaces/models",
+    "environments": "Microsoft.MachineLearningServices/workspaces/environments",
+    "data": "Microsoft.MachineLearningServices/workspaces/data",
+    "components": "Microsoft.MachineLearningServices/workspaces/components",
+    "codes": "Microsoft.MachineLearningServices/workspaces/codes",
+    "connections": "Microsoft.MachineLearningServices/workspaces/connections",
+    "datastores": "Microsoft.MachineLearningServices/workspaces/datastores",
+    "computes": "Microsoft.MachineLearningServices/workspaces/computes",
+}
+_VERSIONED = {"models", "environments", "data", "components", "codes"}
+
+
+class FixedTokenCredential:
+    """A boundary credential: a fixed bearer token, no Entra. The emulator ignores it."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken("emulator-token", 4_102_444_800)
+
+    def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
+        return AccessTokenInfo("emulator-token", 4_102_444_800)
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str  # workspace-relative ("" for the workspace itself), as sent (case kept)
+    api_version: str | None
+    query: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Fault:
+    """Answer matching requests with ``status`` (or a connection error), ``times`` times."""
+
+    status: int | None = None  # None: raise ServiceRequestError like a refused connection
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int = 1
+    method: str | None = None
+    path_regex: str = ".*"
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and re.search(self.path_regex, path) is not None
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class AzureMLEmulator(HttpTransport):
+    """In-memory Azure ML workspace behind an azure-core ``HttpTransport``."""
+
+    def __init__(self, workspace: str = "hub-secondary", *, subscription: str = SUBSCRIPTION,
+                 resource_group: str = RESOURCE_GROUP, location: str = "westeurope") -> None:
+        self.workspace = workspace
+        self.subscription = subscription
+        self.resource_group = resource_group
+        self.location = location
+        self.scope = workspace_scope(workspace, subscription, resource_group)
+        self._lock = threading.Lock()
+        self.resources: dict[str, dict[str, Any]] = {}  # lower-cased ARM path -> resource JSON
+        self.calls: list[Call] = []
+        self.faults: list[Fault] = []
+        self.computes: set[str] = {"cpu-cluster", "gpu-cluster"}
+
+    # -- HttpTransport -------------------------------------------------------------------
+    def __enter__(self) -> AzureMLEmulator:
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        return None
+
+    def open(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def send(self, request: HttpRequest, **kwargs: Any) -> RequestsTransportResponse:  # type: ignore[override]
+        url = urlsplit(request.url)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if not url.path.lower().startswith(self.scope.lower()):
+            return self._respond(request, 404, _error("NotFound", f"unknown path {url.path}"))
+        path = url.path[len(self.scope):]
+        raw = request.body if request.body is not None else getattr(request, "data", None)
+        body = json.loads(raw) if raw else None
+        with self._lock:
+            self.calls.append(Call(request.method, path, query.get("api-version"), query, body))
+            for fault in self.faults:
+                if fault.times > 0 and fault.matches(request.method, path):
+                    fault.times -= 1
+                    if fault.status is None:
+                        raise ServiceRequestError("emulated connection refused")
+                    return self._respond(request, fault.status, _error("Emulated", f"HTTP {fault.status}"),
+                                         fault.headers)
+            status, payload = self._route(request.method, path, query, body)
+        return self._respond(request, status, payload)
+
+    # -- helpers for tests ---------------------------------------------------------------
+    def inject(self, fault: Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def calls_matching(self, method: str, path_regex: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method and re.search(path_regex, c.path)]
+
+    def put_count(self, path_regex: str = ".*") -> int:
+        """PUTs received (after faults): the emulator's write counter."""
+        return len(self.calls_matching("PUT", path_regex))
+
+    def set_job_status(self, name: str, status: str) -> None:
+        with self._lock:
+            self.resources[f"/jobs/{name}".lower()]["properties"]["status"] = status
+
+    # -- routing -------------------------------------------------------------------------
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        if path in ("", "/"):
+            return (200, self._workspace()) if method == "GET" else (405, _error("MethodNotAllowed", method))
+        segments = [s for s in path.split("/") if s]
+        key = path.lower().rstrip("/")
+        collection = segments[0]
+        if method == "POST" and collection == "jobs" and len(segments) == 3 and segments[2] == "cancel":
+            job = self.resources.get(f"/jobs/{segments[1]}".lower())
+            if job is None:
+                return 404, _error("NotFound", "job not found")
+            job["properties"]["status"] = "CancelRequested"
+            return 202, None
+        if method == "GET":
+            if key in self.resources:
+                return 200, self.resources[key]
+            if len(segments) % 2 == 1:  # a collection: /jobs, /models, /models/{n}/versions
+                return 200, {"value": self._list(key, query)}
+            if collection in _VERSIONED and len(segments) == 2:  # a container
+                container = self._container(segments[0], segments[1])
+                return (200, container) if container else (404, _error("NotFound", "container not found"))
+            return 404, _error("UserError", f"{path} not found")
+        if method == "PUT":
+            return self._put(segments, key, body)
+        if method == "DELETE":
+            return (200, None) if self.resources.pop(key, None) else (204, None)
+        return 405, _error("MethodNotAllowed", method)
+
+    def _put(self, segments: list[str], key: str, body: Any) -> tuple[int, Any]:
+        collection = segments[0]
+        existing = self.resources.get(key)
+        # Asset versions are immutable in Azure ML: a changed body is a conflict.
+        if (collection in _VERSIONED and existing is not None
+                and existing["properties"].get("_request") != body.get("properties")):
+            return 409, _error("Conflict", "asset version exists with different content")
+        if collection == "jobs" and existing is not None:
+            return 409, _error("Conflict", "job already exists")
+        properties = dict(body.get("properties") or {})
+        resource = {
+            "id": self.scope + "/" + "/".join(segments),
+            "name": segments[-1],
+            "type": _TYPES.get(collection, "Microsoft.MachineLearningServices/workspaces/" + collection),
+            "properties": properties,
+            "systemData": {"createdAt": _now(), "createdBy": "emulator", "createdByType": "User",
+                           "lastModifiedAt": _now()},
+        }
+        if collection == "jobs":
+            properties["status"] = "Queued"
+        if collection == "models":
+            properties.setdefault("flavors", {})
+        if collection in _VERSIONED:
+            properties["provisioningState"] = "Succeeded"
+        # Keep the request's properties aside so a re-PUT with the same content is not a conflict.
+        properties["_request"] = body.get("properties")
+        self.resources[key] = resource
+        # Jobs answer 201 Created; asset versions and connections answer 200 (the SDK's
+        # generated clients accept only those).
+        return (201 if collection == "jobs" else 200), self._public(resource)
+
+    def _list(self, key: str, query: dict[str, str]) -> list[Any]:
+        collection = key.strip("/")
+        if collection in _VERSIONED:  # /models lists containers, one per name
+            names = sorted({r["id"].split("/")[-3] for k, r in self.resources.items() if k.startswith(key + "/")})
+            return [c for c in (self._container(collection, n) for n in names) if c]
+        depth = key.count("/") + 1
+        items = [self._public(r) for k, r in sorted(self.resources.items())
+                 if k.startswith(key + "/") and k.count("/") == depth]
+        if key.endswith("/jobs") and query.get("listViewType", "ActiveOnly") == "ActiveOnly":
+            items = [i for i in items if not i["properties"].get("isArchived")]
+        return items
+
+    def _container(self, collection: str, name: str) -> dict[str, Any] | None:
+        prefix = f"/{collection}/{name}/versions/".lower()
+        versions = [r for k, r in self.resources.items() if k.startswith(prefix)]
+        if not versions:
+            return None
+        latest = max(versions, key=lambda r: (r["systemData"]["createdAt"]))
+        return {
+            "id": f"{self.scope}/{collection}/{name}", "name": name, "type": _TYPES[collection],
+            "properties": {"latestVersion": latest["name"], "nextVersion": str(len(versions) + 1)},
+            "systemData": latest["systemData"],
+        }
+
+    def _workspace(self) -> dict[str, Any]:
+        return {
+            "id": self.scope, "name": self.workspace, "type": f"{PROVIDER}/workspaces",
+            "location": self.location, "kind": "Hub",
+            "properties": {"friendlyName": self.workspace, "provisioningState": "Succeeded",
+                           "discoveryUrl": f"https://{self.location}.api.azureml.ms/discovery"},
+            "systemData": {"createdAt": "2025-01-01T00:00:00Z", "createdBy": "emulator", "createdByType": "User"},
+        }
+
+    @staticmethod
+    def _public(resource: dict[str, Any]) -> dict[str, Any]:
+        props = {k: v for k, v in resource["properties"].items() if k != "_request"}
+        return {**resource, "properties": props}
+
+    @staticmethod
+    def _respond(request: HttpRequest, status: int, payload: Any,
+                 headers: dict[str, str] | None = None) -> RequestsTransportResponse:
+        response = requests.Response()
+        response.status_code = status
+        response._content = b"" if payload is None else json.dumps(
+            AzureMLEmulator._public(payload) if isinstance(payload, dict) and "properties" in payload
+            and isinstance(payload.get("properties"), dict) else payload).encode()
+        response.headers["Content-Type"] = "application/json; charset=utf-8"
+        response.headers["x-ms-request-id"] = "emulator"
+        for name, value in (headers or {}).items():
+            response.headers[name] = value
+        response.url = request.url
+        response.reason = "Emulated"
+        response._content_consumed = True  # the body is in memory: no socket to stream from
+        # Newer generated clients send azure.core.rest requests and call .json() on the answer;
+        # older ones use the legacy pipeline types. Answer each the way RequestsTransport does.
+        if is_rest(request):
+            rest_response = RestRequestsTransportResponse(request=request, internal_response=response)
+            rest_response.read()
+            return rest_response  # type: ignore[return-value]
+        return RequestsTransportResponse(request, response)
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
