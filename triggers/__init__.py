@@ -2,4 +2,6 @@
 
 import azure.durable_functions as df
 
-BLUEPRINTS: list[df.Blueprint] = []
+from triggers.catalog_sync import bp as catalog_sync
+
+BLUEPRINTS: list[df.Blueprint] = [catalog_sync]

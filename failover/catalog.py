@@ -1,0 +1,361 @@
+"""The metadata catalog: what recovery needs from a hub, copied ahead of time to DR blob storage.
+
+A failed region's service-side metadata can't be read, so a periodic sync copies the specs of
+interrupted jobs and the definitions of artifacts (never secret values) into the DR storage
+account. Layout in the container (default ``drcatalog``), per hub:
+
+    {hub}/snapshots/{YYYYmmddTHHMMSSffffffZ}-{hash16}.json   immutable, written once
+    {hub}/current.json                                      small manifest naming the snapshot
+
+A sync writes the snapshot blob first and only then swaps the manifest (one Put Blob, with an
+ETag condition against concurrent syncs), so a reader, which reads the manifest then the
+snapshot it names and checks the snapshot's content hash, never sees half of one. When nothing
+changed, no snapshot is written: only the manifest's ``taken_at`` moves. ``taken_at`` is
+therefore the time of the last successful sync (the catalog equalled the hub then), and
+``now - taken_at`` is the metadata RPO; ``content_since`` is when the current content was
+first captured. The last ``keep`` snapshots are kept (never the one the manifest names).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
+
+from failover.adapters.hub_specs import secret_fields
+from failover.config import FailoverConfig, HubRef
+from failover.domain import Artifact, ArtifactKind, JobRecord, content_hash
+from failover.ports import HubClient
+
+if TYPE_CHECKING:
+    from failover.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CATALOG_CONTAINER = "drcatalog"
+KEEP_SNAPSHOTS = 5
+SCHEMA_VERSION = 1
+REDACTED = "***redacted: secrets come from Key Vault, never from the catalog***"
+_SECRET_VALUE = re.compile(r"AccountKey=|SharedAccessSignature=|SharedAccessKey=|[?&]sig=|Password=", re.I)
+_JSON = ContentSettings(content_type="application/json")
+
+HubFactory = Callable[[HubRef], HubClient]
+
+
+class CatalogError(RuntimeError):
+    """The catalog can't be read consistently (corrupt snapshot, or it kept moving)."""
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _job_fingerprint(job: Mapping[str, Any]) -> str:
+    # Everything stored about a job except when it was seen: a status change is a change.
+    return content_hash({k: v for k, v in job.items() if k != "last_seen"})
+
+
+def _fingerprints(jobs: list[dict[str, Any]], artifacts: Mapping[str, list[dict[str, Any]]]) -> dict[str, str]:
+    prints = {f"job:{j['name']}": _job_fingerprint(j) for j in jobs}
+    for items in artifacts.values():
+        for item in items:
+            artifact = Artifact.from_dict(item)
+            prints[artifact.key] = artifact.content_hash
+    return prints
+
+
+@dataclass(frozen=True)
+class CatalogSnapshot:
+    hub: str
+    pair: str
+    taken_at: datetime  # last successful sync: the RPO basis
+    content_since: datetime  # when this content was first captured
+    name: str  # blob name of the snapshot
+    content_hash: str
+    jobs: list[dict[str, Any]]
+    artifacts: dict[str, list[dict[str, Any]]]
+    manifest_etag: str = field(default="", compare=False, repr=False)
+
+    def job_records(self) -> list[JobRecord]:
+        return [JobRecord.from_dict(j) for j in self.jobs]
+
+    def artifact_list(self, kind: ArtifactKind) -> list[Artifact]:
+        return [Artifact.from_dict(a) for a in self.artifacts.get(kind.value, [])]
+
+    def age(self, now: datetime) -> timedelta:
+        return now - self.taken_at
+
+    def fingerprints(self) -> dict[str, str]:
+        return _fingerprints(self.jobs, self.artifacts)
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    pair: str
+    hub: str
+    snapshot: str
+    wrote_snapshot: bool
+    superseded: bool  # a concurrent sync committed a newer manifest: ours was not published
+    taken_at: str
+    jobs: int
+    artifacts: dict[str, int]
+    added: int
+    changed: int
+    unchanged: int
+    removed: int
+    redacted: list[str]  # paths of fields whose values were withheld (never the values)
+    pruned: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        kinds = " ".join(f"{k}={n}" for k, n in self.artifacts.items())
+        wrote = "new snapshot" if self.wrote_snapshot else "unchanged"
+        extra = " SUPERSEDED by a concurrent sync" if self.superseded else ""
+        redacted = f" redacted={len(self.redacted)}" if self.redacted else ""
+        return (f"catalog {self.pair}/{self.hub}: {wrote} {self.snapshot} jobs={self.jobs} {kinds} "
+                f"+{self.added} ~{self.changed} ={self.unchanged} -{self.removed} pruned={self.pruned}"
+                f"{redacted}{extra}")
+
+
+class CatalogStore:
+    """Catalog snapshots of every hub in one blob container. Construction makes no network call."""
+
+    def __init__(self, container: ContainerClient, keep: int = KEEP_SNAPSHOTS) -> None:
+        if keep < 1:
+            raise ValueError("keep at least the current snapshot")
+        self.container = container
+        self.keep = keep
+
+    @classmethod
+    def from_service(cls, service: BlobServiceClient, container: str = CATALOG_CONTAINER,
+                     keep: int = KEEP_SNAPSHOTS) -> CatalogStore:
+        return cls(service.get_container_client(container), keep)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, container: str = CATALOG_CONTAINER) -> CatalogStore:
+        from failover.adapters.storage import blob_service
+
+        return cls.from_service(blob_service(settings), container)
+
+    # -- reading ----------------------------------------------------------------------------
+    def read(self, hub: str, attempts: int = 3) -> CatalogSnapshot | None:
+        """The current snapshot of ``hub``, or None if it was never synced.
+
+        A snapshot pruned between our manifest and snapshot reads (a reader slower than
+        ``keep`` syncs) is retried from a fresh manifest, up to ``attempts`` times.
+        """
+        for _ in range(attempts):
+            try:
+                manifest_blob = self.container.download_blob(f"{hub}/current.json")
+                manifest = json.loads(manifest_blob.readall())
+                etag = manifest_blob.properties.etag
+            except ResourceNotFoundError:
+                return None
+            try:
+                body = json.loads(self.container.download_blob(manifest["snapshot"]).readall())
+            except ResourceNotFoundError:
+                continue
+            return self._verified(hub, manifest, body, etag)
+        raise CatalogError(f"catalog of {hub!r}: the snapshot its manifest names is missing ({attempts} reads)")
+
+    def read_snapshot(self, hub: str, name: str) -> CatalogSnapshot:
+        """One named (immutable) snapshot, e.g. the one a failover plan pinned. Its ``taken_at`` is
+        when it was written: later unchanged syncs are recorded only in the manifest."""
+        try:
+            body = json.loads(self.container.download_blob(name).readall())
+        except ResourceNotFoundError:
+            raise CatalogError(f"catalog of {hub!r}: snapshot {name} does not exist (pruned?)") from None
+        if body.get("hub") != hub:
+            raise CatalogError(f"catalog snapshot {name} belongs to hub {body.get('hub')!r}, not {hub!r}")
+        manifest = {"pair": body["pair"], "taken_at": body["taken_at"], "snapshot": name,
+                    "content_hash": body["content_hash"]}
+        return self._verified(hub, manifest, body, "")
+
+    @staticmethod
+    def _verified(hub: str, manifest: dict[str, Any], body: dict[str, Any], etag: str) -> CatalogSnapshot:
+        snapshot = CatalogSnapshot(
+            hub=hub, pair=manifest["pair"], taken_at=datetime.fromisoformat(manifest["taken_at"]),
+            content_since=datetime.fromisoformat(body["taken_at"]), name=manifest["snapshot"],
+            content_hash=body["content_hash"], jobs=body["jobs"], artifacts=body["artifacts"],
+            manifest_etag=etag)
+        actual = content_hash(snapshot.fingerprints())
+        if not (actual == body["content_hash"] == manifest["content_hash"]):
+            raise CatalogError(f"catalog of {hub!r}: snapshot {manifest['snapshot']} fails its content hash")
+        return snapshot
+
+    def snapshot_names(self, hub: str) -> list[str]:
+        try:
+            return sorted(b.name for b in self.container.list_blobs(name_starts_with=f"{hub}/snapshots/"))
+        except ResourceNotFoundError:
+            return []
+
+    # -- writing ----------------------------------------------------------------------------
+    def write_snapshot(self, hub: str, body: dict[str, Any], taken_at: datetime) -> str:
+        """Write an immutable snapshot blob; same time and content -> same name, written once."""
+        name = f"{hub}/snapshots/{taken_at.astimezone(UTC):%Y%m%dT%H%M%S%fZ}-{body['content_hash'][7:23]}.json"
+        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()  # kinds in recovery order
+        with suppress(ResourceExistsError):  # same name, same content: an earlier attempt wrote it
+            self._upload(name, data, overwrite=False)
+        return name
+
+    def swap_manifest(self, hub: str, manifest: dict[str, Any], etag: str | None) -> bool:
+        """Publish ``manifest`` iff the current one is still ``etag`` (None: iff there is none)."""
+        data = json.dumps(manifest, sort_keys=True, indent=1).encode()
+        condition = ({"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag
+                     else {"match_condition": MatchConditions.IfMissing})
+        try:
+            self._upload(f"{hub}/current.json", data, overwrite=True, **condition)
+        except (ResourceModifiedError, ResourceExistsError):
+            return False
+        return True
+
+    def prune(self, hub: str, current: str) -> int:
+        names = self.snapshot_names(hub)
+        doomed = [n for n in names[: max(0, len(names) - self.keep)] if n != current]
+        for name in doomed:
+            with suppress(ResourceNotFoundError):
+                self.container.delete_blob(name)
+        return len(doomed)
+
+    def _upload(self, name: str, data: bytes, **kwargs: Any) -> None:
+        try:
+            self.container.upload_blob(name, data, content_settings=_JSON, **kwargs)
+        except ResourceNotFoundError:  # first write to this account: no container yet
+            with suppress(ResourceExistsError):
+                self.container.create_container()
+            self.container.upload_blob(name, data, content_settings=_JSON, **kwargs)
+
+
+# --------------------------------------------------------------------------- sync
+
+def _redact(value: Any, path: str, redacted: list[str]) -> Any:
+    """Withhold secret-looking fields (by name, or by value shape) and record their paths."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            here = f"{path}.{key}"
+            if secret_fields({key: item}) == [str(key)]:  # the shared rule of the hub adapters
+                redacted.append(here)
+                out[key] = REDACTED
+            else:
+                out[key] = _redact(item, here, redacted)
+        return out
+    if isinstance(value, list):
+        return [_redact(item, f"{path}[{i}]", redacted) for i, item in enumerate(value)]
+    if isinstance(value, str) and _SECRET_VALUE.search(value):
+        redacted.append(path)
+        return REDACTED
+    return value
+
+
+def _gather(client: HubClient, pair: str, config: FailoverConfig, taken_at: str,
+            redacted: list[str]) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    policy = config.pair(pair).policy
+    wanted = set(policy.interrupted_statuses)
+    jobs = []
+    for job in sorted(client.list_jobs(statuses=sorted(wanted)), key=lambda j: j.name):
+        if job.status not in wanted:  # the port filters too; don't trust every adapter to
+            continue
+        clean = JobRecord(job.name, job.status, job.experiment_name, job.compute,
+                          _redact(job.spec, f"job:{job.name}.spec", redacted),
+                          _redact(job.tags, f"job:{job.name}.tags", redacted))
+        jobs.append({**clean.to_dict(), "last_seen": taken_at})
+    artifacts: dict[str, list[dict[str, Any]]] = {}
+    for kind in policy.artifact_kinds:
+        listed = client.list_connections() if kind is ArtifactKind.CONNECTION else client.list_assets(kind)
+        items = []
+        for artifact in sorted(listed, key=lambda a: a.key):
+            spec = _redact(artifact.spec, f"{artifact.key}.spec", redacted)
+            items.append(Artifact(artifact.kind, artifact.name, artifact.version, spec).to_dict())
+        artifacts[kind.value] = items
+    return jobs, artifacts
+
+
+def sync_catalog(config: FailoverConfig, pair_name: str, hub_factory: HubFactory, store: CatalogStore,
+                 now: datetime | None = None, hub_name: str | None = None) -> SyncReport:
+    """Copy what recovery needs from a hub (default: the pair's primary) into the catalog.
+
+    All or nothing: a hub error while listing propagates and leaves the previous snapshot current.
+    """
+    pair = config.pair(pair_name)
+    hub = pair.hub(hub_name) if hub_name else pair.primary
+    moment = now or datetime.now(UTC)
+    taken_at = _iso(moment)
+    previous = store.read(hub.name)
+    redacted: list[str] = []
+    jobs, artifacts = _gather(hub_factory(hub), pair.name, config, taken_at, redacted)
+    if redacted:
+        log.warning("catalog %s/%s: withheld %d secret-looking field(s): %s", pair.name, hub.name,
+                    len(redacted), ", ".join(redacted[:20]))
+    prints = _fingerprints(jobs, artifacts)
+    digest = content_hash(prints)
+
+    before = previous.fingerprints() if previous else {}
+    unchanged = sum(1 for k, h in prints.items() if before.get(k) == h)
+    added = sum(1 for k in prints if k not in before)
+    removed = sum(1 for k in before if k not in prints)
+
+    if previous is not None and previous.content_hash == digest:
+        name, content_since, wrote = previous.name, _iso(previous.content_since), False
+    else:
+        body = {"schema": SCHEMA_VERSION, "hub": hub.name, "pair": pair.name, "taken_at": taken_at,
+                "content_hash": digest, "jobs": jobs, "artifacts": artifacts}
+        name, content_since, wrote = store.write_snapshot(hub.name, body, moment), taken_at, True
+    manifest = {"schema": SCHEMA_VERSION, "hub": hub.name, "pair": pair.name, "snapshot": name,
+                "content_hash": digest, "taken_at": taken_at, "content_since": content_since,
+                "counts": {"jobs": len(jobs), **{k: len(v) for k, v in artifacts.items()}}}
+    published = _publish(store, hub.name, manifest, previous.manifest_etag if previous else None, moment)
+    return SyncReport(
+        pair=pair.name, hub=hub.name, snapshot=name, wrote_snapshot=wrote, superseded=not published,
+        taken_at=taken_at, jobs=len(jobs), artifacts={k: len(v) for k, v in artifacts.items()},
+        added=added, changed=len(prints) - unchanged - added, unchanged=unchanged, removed=removed,
+        redacted=redacted, pruned=store.prune(hub.name, current=name) if published else 0)
+
+
+def _publish(store: CatalogStore, hub: str, manifest: dict[str, Any], etag: str | None,
+             moment: datetime) -> bool:
+    """Swap the manifest unless a concurrent sync published a newer one (then theirs stands)."""
+    for _ in range(3):
+        if store.swap_manifest(hub, manifest, etag):
+            return True
+        try:
+            blob = store.container.download_blob(f"{hub}/current.json")
+        except ResourceNotFoundError:
+            etag = None
+            continue
+        theirs = json.loads(blob.readall())
+        if datetime.fromisoformat(theirs["taken_at"]) >= moment:
+            return False
+        etag = blob.properties.etag
+    return False
+
+
+@dataclass(frozen=True)
+class PairSync:
+    pair: str
+    report: SyncReport | None
+    error: str | None  # one line: the exception type and message (hub errors carry no secrets)
+
+
+def sync_all(config: FailoverConfig, hub_factory: HubFactory, store: CatalogStore,
+             now: datetime | None = None) -> list[PairSync]:
+    """Sync every pair; one pair's failure doesn't stop the others."""
+    results = []
+    for pair in config.pairs:
+        try:
+            results.append(PairSync(pair.name, sync_catalog(config, pair.name, hub_factory, store, now), None))
+        except Exception as exc:
+            log.debug("catalog sync of %s failed", pair.name, exc_info=True)
+            results.append(PairSync(pair.name, None, f"{type(exc).__name__}: {exc}".splitlines()[0]))
+    return results

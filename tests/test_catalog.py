@@ -1,0 +1,268 @@
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+import azure.durable_functions as df
+import pytest
+from azure.functions.timer import TimerRequest
+from azure.storage.blob import ContainerClient
+
+from failover.adapters.simulated_hub import SimulatedHub
+from failover.catalog import REDACTED, CatalogError, CatalogStore, sync_all, sync_catalog
+from failover.config import FailoverConfig, HubRef
+from failover.domain import NON_TERMINAL_JOB_STATUSES, RECOVERY_ORDER, Artifact, ArtifactKind, JobRecord
+from failover.ports import HubError
+from replayhost.azurite import AzuriteEndpoints
+
+T0 = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def hub_json(name: str, backend: str = "simulated") -> dict:
+    return {"name": name, "subscription_id": "aaaaaaaa-0000-0000-0000-000000000001", "resource_group": "rg",
+            "workspace_name": f"ws-{name}", "region": "swedencentral", "backend": backend}
+
+
+def make_config(primary: str, policy: dict | None = None, extra_pairs: list[dict] | None = None) -> FailoverConfig:
+    pair = {"name": "ml", "mode": "hot-warm", "primary": hub_json(primary), "secondary": hub_json(primary + "-dr"),
+            "policy": policy or {}}
+    return FailoverConfig.model_validate({"pairs": [pair, *(extra_pairs or [])]})
+
+
+class Env:
+    """A simulated primary, a config naming it, and a catalog store, all on the session's Azurite."""
+
+    def __init__(self, azurite: AzuriteEndpoints, unique: str, keep: int = 5, policy: dict | None = None) -> None:
+        self.conn = azurite.connection_string
+        self.table = unique
+        self.hub_name = f"east-{unique}"
+        self.primary = SimulatedHub(self.hub_name, self.conn, table_name=unique)
+        self.config = make_config(self.hub_name, policy)
+        self.store = CatalogStore(ContainerClient.from_connection_string(self.conn, unique), keep=keep)
+
+    def factory(self, ref: HubRef) -> SimulatedHub:
+        return SimulatedHub(ref.name, self.conn, table_name=self.table)
+
+    def sync(self, now: datetime):
+        return sync_catalog(self.config, "ml", self.factory, self.store, now=now)
+
+    def raw_snapshot(self) -> str:
+        manifest = json.loads(self.store.container.download_blob(f"{self.hub_name}/current.json").readall())
+        return self.store.container.download_blob(manifest["snapshot"]).readall().decode()
+
+
+@pytest.fixture
+def env(azurite: AzuriteEndpoints, unique_name: str) -> Env:
+    return Env(azurite, unique_name)
+
+
+def test_nothing_synced_yet(env: Env) -> None:
+    assert env.store.read(env.hub_name) is None  # no container, no manifest
+
+
+def test_round_trip_matches_the_hub(env: Env) -> None:
+    env.primary.seed(jobs=30, artifacts=40, seed=7)
+    report = env.sync(T0)
+    expected_jobs = {j.name: j for j in env.primary.list_jobs() if j.status in NON_TERMINAL_JOB_STATUSES}
+    assert 0 < len(expected_jobs) < 30  # the seed mixes finished and in-flight jobs
+    assert report.wrote_snapshot and not report.superseded
+    assert report.jobs == len(expected_jobs) and report.added == report.jobs + sum(report.artifacts.values())
+    assert (report.changed, report.unchanged, report.removed, report.redacted) == (0, 0, 0, [])
+
+    snap = env.store.read(env.hub_name)
+    assert snap is not None
+    assert snap.taken_at == T0 and snap.content_since == T0 and snap.age(T0 + timedelta(minutes=5)).seconds == 300
+    assert snap.name == report.snapshot and snap.pair == "ml"
+    got_jobs = {j.name: j for j in snap.job_records()}
+    assert got_jobs.keys() == expected_jobs.keys()
+    for name, job in expected_jobs.items():
+        assert got_jobs[name].content_hash == job.content_hash and got_jobs[name].status == job.status
+        assert got_jobs[name].spec == job.spec and got_jobs[name].tags == job.tags
+    assert all(j["last_seen"] == "2030-05-01T12:00:00.000000Z" for j in snap.jobs)
+    assert list(snap.artifacts) == [k.value for k in RECOVERY_ORDER]
+    for kind in ArtifactKind:
+        listed = env.primary.list_assets(kind)
+        assert [a.content_hash for a in snap.artifact_list(kind)] == [a.content_hash for a in
+                                                                       sorted(listed, key=lambda a: a.key)]
+        assert report.artifacts[kind.value] == len(listed)
+    assert all(a["content_hash"].startswith("sha256:") for items in snap.artifacts.values() for a in items)
+
+
+def test_policy_limits_what_is_cataloged(azurite: AzuriteEndpoints, unique_name: str) -> None:
+    env = Env(azurite, unique_name, policy={"interrupted_statuses": ["Running"], "artifact_kinds": ["model"]})
+    env.primary.seed(jobs=40, artifacts=30, seed=3)
+    env.sync(T0)
+    snap = env.store.read(env.hub_name)
+    assert snap is not None and snap.jobs
+    assert {j["status"] for j in snap.jobs} == {"Running"}
+    assert list(snap.artifacts) == ["model"] and snap.artifacts["model"]
+
+
+def test_incremental_counts_and_no_write_when_unchanged(env: Env) -> None:
+    env.primary.seed(jobs=20, artifacts=12, seed=11)
+    first = env.sync(T0)
+    total = first.added
+
+    second = env.sync(T0 + timedelta(minutes=15))
+    assert not second.wrote_snapshot and second.snapshot == first.snapshot
+    assert (second.added, second.changed, second.unchanged, second.removed) == (0, 0, total, 0)
+    assert env.store.snapshot_names(env.hub_name) == [first.snapshot]  # no new blob
+    snap = env.store.read(env.hub_name)
+    assert snap is not None
+    assert snap.taken_at == T0 + timedelta(minutes=15)  # the RPO clock moved
+    assert snap.content_since == T0  # the content did not
+
+    jobs = [j for j in env.primary.list_jobs() if j.status in NON_TERMINAL_JOB_STATUSES]
+    finishing, progressing = jobs[0], next(j for j in jobs[1:] if j.status != "Running")
+    env.primary.set_job_status(finishing.name, "Completed")  # leaves the catalog
+    env.primary.set_job_status(progressing.name, "Running")  # a status change is a change
+    env.primary.put_asset(Artifact(ArtifactKind.MODEL, "new-model", "1", {"type": "custom_model",
+                                                                           "path": "azureml://x/"}))
+    third = env.sync(T0 + timedelta(minutes=30))
+    assert third.wrote_snapshot and third.snapshot != first.snapshot
+    assert (third.added, third.changed, third.removed) == (1, 1, 1)
+    assert third.unchanged == total - 2
+    snap = env.store.read(env.hub_name)
+    assert snap is not None and snap.content_since == T0 + timedelta(minutes=30)
+    assert finishing.name not in {j["name"] for j in snap.jobs}
+    assert next(j for j in snap.jobs if j["name"] == progressing.name)["status"] == "Running"
+
+
+def test_old_snapshots_are_pruned(azurite: AzuriteEndpoints, unique_name: str) -> None:
+    env = Env(azurite, unique_name, keep=3)
+    names = []
+    for i in range(6):
+        env.primary.put_asset(Artifact(ArtifactKind.DATA, f"d{i}", "1", {"type": "uri_file", "path": f"https://x/{i}"}))
+        names.append(env.sync(T0 + timedelta(minutes=i)).snapshot)
+    assert env.store.snapshot_names(env.hub_name) == names[-3:]
+    snap = env.store.read(env.hub_name)
+    assert snap is not None and snap.name == names[-1] and len(snap.artifacts["data"]) == 6
+    pinned = env.store.read_snapshot(env.hub_name, names[-2])  # a plan may pin an older one
+    assert len(pinned.artifacts["data"]) == 5 and pinned.taken_at == T0 + timedelta(minutes=4)
+    with pytest.raises(CatalogError, match="does not exist"):
+        env.store.read_snapshot(env.hub_name, names[0])
+
+
+def test_no_secret_value_reaches_the_catalog(env: Env) -> None:
+    env.primary.seed(jobs=10, artifacts=10, seed=5)
+    source = JobRecord("train-1", "Running", "exp", "cpu", {"properties": {"environmentVariables": {
+        "OPENAI_API_KEY": "sk-live-0123456789", "LOG_LEVEL": "debug"}, "jobType": "Command"}})
+    env.primary.submit_job(source, new_name="train-1-with-secret", compute="cpu", tags={})
+    env.primary.set_job_status("train-1-with-secret", "Running")
+    env.primary.put_asset(Artifact(ArtifactKind.DATA, "sas-data", "1", {
+        "type": "uri_file", "path": "https://acct.blob.core.windows.net/c/f.csv?sv=2022-11-02&sig=SECRETSIGVALUE"}))
+    report = env.sync(T0)
+    text = env.raw_snapshot()
+    assert "sk-live-0123456789" not in text and "SECRETSIGVALUE" not in text
+    assert "debug" in text and REDACTED in text
+    assert sorted(report.redacted) == [
+        "data:sas-data:1.spec.path",
+        "job:train-1-with-secret.spec.properties.environmentVariables.OPENAI_API_KEY",
+    ]
+    assert "sk-live" not in report.summary() and "SECRETSIG" not in report.summary()
+    snap = env.store.read(env.hub_name)  # the stored hashes are those of the redacted specs
+    assert snap is not None and snap.artifact_list(ArtifactKind.DATA)
+
+
+def test_a_reader_never_sees_a_missing_or_partial_snapshot(env: Env) -> None:
+    env.primary.seed(jobs=8, artifacts=8, seed=2)
+    env.sync(T0)
+    stop = threading.Event()
+    seen: list[str] = []
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                snap = env.store.read(env.hub_name, attempts=1)  # no retry: a dangling manifest would raise
+            except BaseException as exc:
+                errors.append(exc)
+                return
+            assert snap is not None
+            seen.append(snap.name)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for i in range(15):
+            env.primary.put_asset(Artifact(ArtifactKind.CODE, f"c{i}", "1", {"path": f"https://x/{i}/"}))
+            env.sync(T0 + timedelta(seconds=i + 1))
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not errors, errors
+    assert len(set(seen)) >= 3  # the reader really ran across several swaps
+
+
+def test_a_failing_hub_leaves_the_previous_snapshot(env: Env) -> None:
+    env.primary.seed(jobs=5, artifacts=5, seed=1)
+    first = env.sync(T0)
+    env.primary.set_faults("down=1")
+    with pytest.raises(HubError):
+        env.sync(T0 + timedelta(minutes=15))
+    snap = env.store.read(env.hub_name)
+    assert snap is not None and snap.name == first.snapshot and snap.taken_at == T0
+
+
+def test_sync_all_reports_each_pair(azurite: AzuriteEndpoints, unique_name: str) -> None:
+    env = Env(azurite, unique_name)
+    env.primary.seed(jobs=3, artifacts=3, seed=1)
+    down = SimulatedHub(f"south-{unique_name}", env.conn, table_name=unique_name)
+    down.set_faults("down=1")
+    env.config = make_config(env.hub_name, extra_pairs=[{
+        "name": "ml2", "mode": "hot-hot", "primary": hub_json(down.hub_id), "secondary": hub_json("north")}])
+    results = sync_all(env.config, env.factory, env.store, now=T0)
+    assert [r.pair for r in results] == ["ml", "ml2"]
+    assert results[0].report is not None and results[0].error is None
+    assert results[1].report is None and results[1].error is not None and "unreachable" in results[1].error
+    assert "\n" not in results[1].error
+
+
+def test_manifest_swap_is_conditional(env: Env) -> None:
+    env.primary.seed(jobs=2, artifacts=2, seed=1)
+    env.sync(T0)
+    snap = env.store.read(env.hub_name)
+    assert snap is not None
+    env.sync(T0 + timedelta(minutes=1))  # moves the manifest's etag on
+    assert env.store.swap_manifest(env.hub_name, {"snapshot": "bogus"}, snap.manifest_etag) is False
+    assert env.store.swap_manifest(env.hub_name, {"snapshot": "bogus"}, None) is False  # exists already
+    assert env.store.read(env.hub_name) is not None
+
+
+def test_a_tampered_snapshot_is_detected(env: Env) -> None:
+    env.primary.seed(jobs=4, artifacts=4, seed=1)
+    report = env.sync(T0)
+    body = json.loads(env.store.container.download_blob(report.snapshot).readall())
+    body["jobs"][0]["spec"]["injected"] = True
+    env.store.container.upload_blob(report.snapshot, json.dumps(body), overwrite=True)
+    with pytest.raises(CatalogError, match="content hash"):
+        env.store.read(env.hub_name)
+
+
+def test_timer_trigger_binding_and_run(azurite: AzuriteEndpoints, unique_name: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from triggers.catalog_sync import bp
+
+    app = df.DFApp()
+    app.register_functions(bp)
+    (function,) = [f for f in app.get_functions() if f.get_function_name() == "catalog_sync"]
+    binding = function.get_raw_bindings()[0]
+    assert '"schedule": "%CATALOG_SYNC_SCHEDULE%"' in binding and '"runOnStartup": false' in binding
+    assert '"name": "timer"' in binding and '"type": "timerTrigger"' in binding
+
+    healthy = SimulatedHub(f"east-{unique_name}", azurite.connection_string)  # the default table
+    healthy.seed(jobs=4, artifacts=4, seed=9)
+    down = SimulatedHub(f"south-{unique_name}", azurite.connection_string)
+    down.set_faults("down=1")
+    config = make_config(healthy.hub_id, extra_pairs=[{
+        "name": "ml2", "mode": "hot-hot", "primary": hub_json(down.hub_id), "secondary": hub_json("north")}])
+    monkeypatch.setenv("FAILOVER_CONFIG", config.model_dump_json(by_alias=True, exclude_none=True))
+    monkeypatch.setenv("DR_STORAGE_CONNECTION", azurite.connection_string)
+    monkeypatch.delenv("DR_STORAGE_ACCOUNT", raising=False)
+    with pytest.raises(RuntimeError, match=r"catalog sync failed for pair\(s\): ml2$"):
+        function.get_user_function()(TimerRequest(past_due=False))
+    store = CatalogStore(ContainerClient.from_connection_string(azurite.connection_string, "drcatalog"))
+    snap = store.read(healthy.hub_id)
+    assert snap is not None and len(snap.jobs) == len([j for j in healthy.list_jobs()
+                                                       if j.status in NON_TERMINAL_JOB_STATUSES])
