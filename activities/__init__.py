@@ -2,4 +2,6 @@
 
 import azure.durable_functions as df
 
-BLUEPRINTS: list[df.Blueprint] = []
+from activities import audit, plan, pointer, recovery
+
+BLUEPRINTS: list[df.Blueprint] = [plan.bp, pointer.bp, recovery.bp, audit.bp]

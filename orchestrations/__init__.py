@@ -2,4 +2,6 @@
 
 import azure.durable_functions as df
 
-BLUEPRINTS: list[df.Blueprint] = []
+from orchestrations import failover
+
+BLUEPRINTS: list[df.Blueprint] = [failover.bp]

@@ -45,3 +45,27 @@ class RealClock:
 
     def advance_to(self, moment: datetime) -> None:
         """Real time can't be moved; the host waits instead."""
+
+
+class SkippingClock:
+    """Wall time plus every timer skipped: real durations for work, no waiting for timers.
+
+    Drills use it: activities take the time they take, but a 30-minute approval timeout or
+    a retry back-off fires as soon as nothing else can run.
+    """
+
+    virtual = True
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+    def advance_to(self, moment: datetime) -> None:
+        with self._lock:
+            gap = moment - (datetime.now(UTC) + self._offset)
+            if gap > timedelta(0):
+                self._offset += gap

@@ -1,0 +1,45 @@
+"""Stages 1 and 2: the plan (pointer, catalog, inventory) and the target's readiness."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.durable_functions as df
+
+from failover.ports import HubClient, HubError
+from failover.recovery import check_readiness as readiness_of
+from failover.recovery import interrupted_jobs, plan_failover
+from failover.services import services
+
+bp = df.Blueprint()
+
+
+def _answers(hub: HubClient) -> bool:
+    try:
+        hub.ping()  # one try: this only decides whether live job refresh is worth attempting
+    except HubError:
+        return False
+    return True
+
+
+@bp.activity_trigger(input_name="payload")
+def load_plan(payload: dict[str, Any]) -> dict[str, Any]:
+    svc = services()
+    pair = svc.config.pair(payload["pair"])
+    pointer = svc.pointers.ensure(pair.name, pair.primary.name, pair.secondary.name)
+    return plan_failover(
+        svc.config, pair.name, pointer=pointer, snapshot=svc.catalog.read(pointer.active),
+        target=payload.get("target"), require_approval=bool(payload.get("require_approval")),
+        primary_reachable=_answers(svc.hub(pointer.active)), now=datetime.now(UTC))
+
+
+@bp.activity_trigger(input_name="payload")
+def check_readiness(payload: dict[str, Any]) -> dict[str, Any]:
+    svc = services()
+    pair = svc.config.pair(payload["pair"])
+    snapshot = svc.snapshot(payload["source"], payload["snapshot"])
+    recovering = bool(payload.get("recover", True))
+    jobs = interrupted_jobs(snapshot.job_records(), pair) if recovering else []
+    artifacts = [a for kind in pair.policy.artifact_kinds for a in snapshot.artifact_list(kind)]
+    return readiness_of(pair, svc.hub(payload["target"]), jobs, artifacts)

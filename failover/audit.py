@@ -1,0 +1,71 @@
+"""The audit log: who did what to which pair, when, and how it ended. Table storage.
+
+One row per (pair, instance or request, kind), written with upsert so a retried activity
+records once. Records hold ids, counts and outcomes: never specs, never secret values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+
+AUDIT_TABLE = "draudit"
+_MAX_DETAIL_CHARS = 30_000  # a Table string property holds 32K UTF-16 code units
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    pair: str
+    key: str  # instance id or request id: the idempotency key
+    kind: str  # failover, approval, alert, probe_decision, acknowledge, ...
+    actor: str
+    outcome: str
+    at: str
+    detail: dict[str, Any]
+
+
+class AuditLog:
+    def __init__(self, table: TableClient, clock: Callable[[], datetime] | None = None) -> None:
+        self.table = table
+        self._now = clock or (lambda: datetime.now(UTC))
+        self._ready = False
+
+    @classmethod
+    def from_service(cls, service: TableServiceClient, table_name: str = AUDIT_TABLE) -> AuditLog:
+        return cls(service.get_table_client(table_name))
+
+    def _ensure(self) -> None:
+        if not self._ready:
+            try:
+                self.table.create_table()
+            except ResourceExistsError:
+                pass
+            self._ready = True
+
+    def record(self, pair: str, key: str, kind: str, *, actor: str, outcome: str,
+               detail: dict[str, Any] | None = None) -> AuditRecord:
+        self._ensure()
+        text = json.dumps(detail or {}, sort_keys=True, default=str)
+        if len(text) > _MAX_DETAIL_CHARS:
+            text = json.dumps({"truncated": True, "outcome": outcome, "chars": len(text)})
+        at = self._now().astimezone(UTC).isoformat()
+        row = f"{kind}|{key}"
+        self.table.upsert_entity({"PartitionKey": pair, "RowKey": row, "kind": kind, "key": key,
+                                  "actor": actor, "outcome": outcome, "at": at, "detail": text},
+                                 mode=UpdateMode.REPLACE)
+        return AuditRecord(pair, key, kind, actor, outcome, at, json.loads(text))
+
+    def list(self, pair: str, kind: str | None = None) -> list[AuditRecord]:
+        self._ensure()
+        query = "PartitionKey eq @pair" + (" and kind eq @kind" if kind else "")
+        params = {"pair": pair, **({"kind": kind} if kind else {})}
+        rows = self.table.query_entities(query, parameters=params)
+        records = [AuditRecord(e["PartitionKey"], e["key"], e["kind"], e["actor"], e["outcome"], e["at"],
+                               json.loads(e["detail"])) for e in rows]
+        return sorted(records, key=lambda r: r.at)

@@ -1,0 +1,241 @@
+"""What each failover step does, as plain functions over the ports.
+
+Activities call these; the orchestrator only sees their small dict results. Every write
+is checked first (name, version, content hash; a job's deterministic resubmission name),
+so running any step twice leaves the same state as running it once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, TypeVar
+
+from failover.config import FailoverConfig, HubPair
+from failover.domain import (
+    TAG_GENERATION,
+    TAG_SOURCE_JOB,
+    TERMINAL_JOB_STATUSES,
+    Artifact,
+    ArtifactKind,
+    JobRecord,
+    resubmission_name,
+)
+from failover.hub_retry import call_hub
+from failover.ports import ErrorCategory, HubClient, HubError, WriteOutcome
+
+T = TypeVar("T")
+
+
+def chunk(items: Sequence[T], index: int, size: int) -> Sequence[T]:
+    return items[index * size:(index + 1) * size]
+
+
+def sorted_artifacts(artifacts: Iterable[Artifact]) -> list[Artifact]:
+    """Chunks are cut from this order, so every activity agrees on what chunk i holds."""
+    return sorted(artifacts, key=lambda a: a.key)
+
+
+def interrupted_jobs(jobs: Iterable[JobRecord], pair: HubPair) -> list[JobRecord]:
+    wanted = set(pair.policy.interrupted_statuses)
+    return sorted((j for j in jobs if j.status in wanted), key=lambda j: j.name)
+
+
+# ---------------------------------------------------------------------------- plan
+
+
+def plan_failover(config: FailoverConfig, pair_name: str, *, pointer: Any, snapshot: Any | None,
+                  target: str | None, require_approval: bool, primary_reachable: bool,
+                  now: datetime) -> dict[str, Any]:
+    """Stage 1: where the pointer is, where it should go, and what there is to recover."""
+    pair = config.pair(pair_name)
+    target = target or pointer.standby
+    hub_names = {pair.primary.name, pair.secondary.name}
+    base: dict[str, Any] = {
+        "pair": pair.name, "mode": pair.mode, "source": pointer.active, "target": target,
+        "generation": pointer.generation, "noop": False, "error": None,
+        "approval_required": pair.approval_required or require_approval,
+        "approval_timeout_minutes": pair.policy.approval_timeout_minutes,
+        "on_approval_timeout": pair.policy.on_approval_timeout,
+        "chunk_size": pair.policy.chunk_size, "recover": pair.mode != "hot-hot",
+        "artifact_kinds": [k.value for k in pair.policy.artifact_kinds],
+        "primary_reachable": primary_reachable,
+        "catalog": {"snapshot": None, "taken_at": None, "age_seconds": None},
+        "inventory": {"jobs": 0, "artifacts": {k.value: 0 for k in pair.policy.artifact_kinds}},
+    }
+    if target not in hub_names:
+        return {**base, "error": f"target {target!r} is not a hub of pair {pair.name!r} ({sorted(hub_names)})"}
+    if target == pointer.active:
+        return {**base, "noop": True}
+    if snapshot is None:
+        return {**base, "error": f"no catalog snapshot for hub {pointer.active!r}: run a catalog sync first"}
+    base["catalog"] = {"snapshot": snapshot.name, "taken_at": snapshot.taken_at.isoformat(),
+                       "age_seconds": round((now - snapshot.taken_at).total_seconds(), 3)}
+    base["inventory"] = {
+        "jobs": len(interrupted_jobs(snapshot.job_records(), pair)),
+        "artifacts": {k.value: len(snapshot.artifact_list(k)) for k in pair.policy.artifact_kinds},
+    }
+    return base
+
+
+# ---------------------------------------------------------------------------- readiness
+
+_ARM_REFERENCE = re.compile(r"/(?P<segment>environments|codes|data|components|models)/(?P<name>[^/]+)"
+                            r"/versions/(?P<version>[^/]+)$")
+_SHORT_REFERENCE = re.compile(r"^(?:azureml:)?(?P<name>[A-Za-z0-9][\w.-]*):(?P<version>[\w.-]+)$")
+_KIND_OF_SEGMENT = {"environments": ArtifactKind.ENVIRONMENT, "codes": ArtifactKind.CODE,
+                    "data": ArtifactKind.DATA, "components": ArtifactKind.COMPONENT, "models": ArtifactKind.MODEL}
+
+
+def _reference(value: Any, kind: ArtifactKind) -> tuple[ArtifactKind, str, str] | None:
+    """An artifact version named by ARM id or ``[azureml:]name:version``; None for anything else
+    (curated ``@latest`` environments, registry and datastore URIs, plain URLs)."""
+    if not isinstance(value, str) or "@" in value or "://" in value:
+        return None
+    arm = _ARM_REFERENCE.search(value)
+    if arm:
+        return _KIND_OF_SEGMENT[arm.group("segment")], arm.group("name"), arm.group("version")
+    short = _SHORT_REFERENCE.match(value)
+    return (kind, short.group("name"), short.group("version")) if short else None
+
+
+def job_dependencies(spec: dict[str, Any]) -> set[tuple[ArtifactKind, str, str]]:
+    """Artifact versions a job (REST JobBase form) needs in the workspace it runs in."""
+    props = spec.get("properties") or {}
+    candidates = [_reference(props.get("environmentId"), ArtifactKind.ENVIRONMENT),
+                  _reference(props.get("codeId"), ArtifactKind.CODE),
+                  _reference(props.get("componentId"), ArtifactKind.COMPONENT)]
+    for job_input in (props.get("inputs") or {}).values():
+        if isinstance(job_input, dict):
+            candidates.append(_reference(job_input.get("uri"), ArtifactKind.DATA))
+    return {c for c in candidates if c is not None}
+
+
+def check_readiness(pair: HubPair, target: HubClient, jobs: Sequence[JobRecord],
+                    artifacts: Iterable[Artifact]) -> dict[str, Any]:
+    """Stage 2: the target answers, mapped computes exist, every job's dependencies resolve."""
+    reasons: list[str] = []
+    try:
+        call_hub(target.ping)
+    except HubError as exc:
+        return {"ready": False, "reasons": [f"target {target.hub_id} unreachable: {exc}"], "checked": {}}
+    computes = set(call_hub(target.list_computes))
+    needed = sorted({pair.compute_map.get(j.compute, j.compute) for j in jobs if j.compute})
+    missing_computes = [c for c in needed if c not in computes]
+    if missing_computes:
+        reasons.append(f"compute missing on {target.hub_id}: {', '.join(missing_computes[:10])}")
+    cataloged = {(a.kind, a.name, a.version or "") for a in artifacts}
+    unresolved: list[str] = []
+    for kind, name, version in sorted({d for j in jobs for d in job_dependencies(j.spec)}):
+        if (kind, name, version) in cataloged:
+            continue  # recreated in stage 5, before any job is resubmitted
+        try:
+            call_hub(lambda k=kind, n=name, v=version: target.get_asset(k, n, v))
+        except HubError as exc:
+            if exc.category is not ErrorCategory.NOT_FOUND:
+                raise
+            unresolved.append(f"{kind.value}:{name}:{version}")
+    if unresolved:
+        reasons.append(f"job dependencies neither cataloged nor on {target.hub_id}: {', '.join(unresolved[:10])}")
+    return {"ready": not reasons, "reasons": reasons,
+            "checked": {"computes": len(needed), "jobs": len(jobs), "missing_dependencies": len(unresolved)}}
+
+
+# ---------------------------------------------------------------------------- recovery
+
+
+def _in_parallel(items: Sequence[T], work: Callable[[T], tuple[str, str | None]],
+                 concurrency: int) -> dict[str, Any]:
+    counts: dict[str, Any] = {}
+    errors: list[dict[str, str]] = []
+    if concurrency <= 1 or len(items) <= 1:
+        outcomes = [work(item) for item in items]
+    else:
+        with ThreadPoolExecutor(min(concurrency, len(items))) as pool:
+            outcomes = list(pool.map(work, items))
+    for outcome, error in outcomes:
+        counts[outcome] = counts.get(outcome, 0) + 1
+        if error is not None:
+            errors.append({"item": error.split("\t", 1)[0], "error": error.split("\t", 1)[-1]})
+    return {**counts, "errors": errors}
+
+
+def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_run: bool,
+                       concurrency: int) -> dict[str, Any]:
+    """Stage 5, one chunk: each artifact compared by name/version/hash before any write."""
+
+    def one(artifact: Artifact) -> tuple[str, str | None]:
+        try:
+            if dry_run:
+                return _would_recreate(target, artifact), None
+            put = target.put_connection if artifact.kind is ArtifactKind.CONNECTION else target.put_asset
+            outcome = call_hub(lambda: put(artifact))
+        except HubError as exc:
+            return "failed", f"{artifact.key}\t{exc.category.value}: {exc}"
+        return ("recreated" if outcome is WriteOutcome.CREATED else "already_present"), None
+
+    result = _in_parallel(artifacts, one, concurrency)
+    return {"expected": len(artifacts), "recreated": result.get("recreated", 0),
+            "already_present": result.get("already_present", 0), "failed": result.get("failed", 0),
+            "errors": result["errors"]}
+
+
+def _would_recreate(target: HubClient, artifact: Artifact) -> str:
+    try:
+        if artifact.kind is ArtifactKind.CONNECTION:
+            present = {c.name: c for c in call_hub(target.list_connections)}
+            existing = present.get(artifact.name)
+            if existing is None:
+                return "recreated"
+        else:
+            existing = call_hub(lambda: target.get_asset(artifact.kind, artifact.name, artifact.version))
+    except HubError as exc:
+        if exc.category is ErrorCategory.NOT_FOUND:
+            return "recreated"
+        raise
+    if existing.content_hash != artifact.content_hash:
+        raise HubError(ErrorCategory.CONFLICT, f"{artifact.key} exists on {target.hub_id} with other content")
+    return "already_present"
+
+
+def resubmit_jobs(target: HubClient, primary: HubClient | None, jobs: Sequence[JobRecord], *,
+                  generation: int, compute_map: dict[str, str], dry_run: bool,
+                  concurrency: int) -> dict[str, Any]:
+    """Stage 6, one chunk: deterministic names, looked up before created; compute map applied."""
+
+    def one(job: JobRecord) -> tuple[str, str | None]:
+        if primary is not None and _finished_on_primary(primary, job):
+            return "skipped", None
+        new_name = resubmission_name(job.name, generation)
+        compute = compute_map.get(job.compute, job.compute) if job.compute else None
+        try:
+            if dry_run:
+                try:
+                    call_hub(lambda: target.get_job(new_name))
+                    return "already_present", None
+                except HubError as exc:
+                    if exc.category is ErrorCategory.NOT_FOUND:
+                        return "resubmitted", None
+                    raise
+            result = call_hub(lambda: target.submit_job(
+                job, new_name=new_name, compute=compute,
+                tags={TAG_SOURCE_JOB: job.name, TAG_GENERATION: str(generation)}))
+        except HubError as exc:
+            return "failed", f"{job.name}\t{exc.category.value}: {exc}"
+        return ("resubmitted" if result.outcome is WriteOutcome.CREATED else "already_present"), None
+
+    result = _in_parallel(jobs, one, concurrency)
+    return {"expected": len(jobs), "resubmitted": result.get("resubmitted", 0),
+            "already_present": result.get("already_present", 0), "failed": result.get("failed", 0),
+            "skipped": result.get("skipped", 0), "errors": result["errors"]}
+
+
+def _finished_on_primary(primary: HubClient, job: JobRecord) -> bool:
+    """Live refresh where the primary still answers: a job that finished there is not resubmitted."""
+    try:
+        live = primary.get_job(job.name)
+    except HubError:
+        return False  # down or gone: trust the catalog
+    return live.status in TERMINAL_JOB_STATUSES

@@ -1,0 +1,46 @@
+"""What starts a failover and what an operator answers: validated once, at the edge."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Trigger(StrEnum):
+    TIMER = "timer"  # the health probe's consecutive-failure streak
+    ALERT = "alert"  # an Azure Monitor alert (Common Alert Schema)
+    MANUAL = "manual"  # an operator
+    FAILBACK = "failback"  # a planned switch back to the original primary
+
+
+class FailoverRequest(BaseModel):
+    """The input of the `failover` orchestration."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pair: str = Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+    trigger: Trigger = Trigger.MANUAL
+    reason: str = Field(min_length=1, max_length=500)
+    requested_by: str = Field(min_length=1, max_length=200)
+    target: str | None = Field(None, description="Hub to make active; default: the pair's standby.")
+    dry_run: bool = Field(False, description="Plan and report; write nothing.")
+    drill: bool = Field(False, description="Rehearse against the target without flipping the pointer.")
+    require_approval: bool = Field(False, description="Ask for approval even where the mode does not.")
+    outage_at: datetime | None = Field(None, description="When the primary was first seen failing.")
+    detected_at: datetime | None = Field(None, description="When detection decided to fail over.")
+
+
+class ApprovalDecision(BaseModel):
+    """The payload of the `approval` external event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    decision: Literal["approve", "reject"]
+    by: str = Field(min_length=1, max_length=200)
+    comment: str = Field("", max_length=1000)
+
+
+APPROVAL_EVENT = "approval"

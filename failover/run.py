@@ -1,0 +1,153 @@
+"""The running account of one failover: progress for the custom status, and the final report.
+
+Pure and deterministic: the orchestrator rebuilds it on every replay from activity results
+and orchestration time, so it must never read a clock or the environment itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from failover.requests import FailoverRequest
+
+MAX_REPORTED_ERRORS = 50
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds(), 3)
+
+
+@dataclass
+class FailoverRun:
+    instance_id: str
+    request: FailoverRequest
+    started_at: datetime
+    stage: str = "plan"
+    done: int = 0
+    total: int = 0
+    plan: dict[str, Any] = field(default_factory=dict)
+    outcome: str | None = None
+    outcome_reason: str = ""
+    pointer_after: str | None = None
+    generation_after: int | None = None
+    flipped_at: datetime | None = None
+    completed_at: datetime | None = None
+    approval: dict[str, Any] | None = None
+    jobs: dict[str, int] = field(default_factory=lambda: {
+        "interrupted": 0, "resubmitted": 0, "already_present": 0, "failed": 0, "skipped": 0})
+    artifacts: dict[str, dict[str, int]] = field(default_factory=dict)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    errors_dropped: int = 0
+
+    # -- progress ------------------------------------------------------------------------
+
+    def enter(self, stage: str, total: int = 0) -> dict[str, Any]:
+        self.stage, self.done, self.total = stage, 0, total
+        return self.status()
+
+    def status(self) -> dict[str, Any]:
+        return {"instance_id": self.instance_id, "pair": self.request.pair, "stage": self.stage,
+                "done": self.done, "total": self.total, "started_at": _iso(self.started_at),
+                "outcome": self.outcome}
+
+    def error(self, where: str, message: str) -> None:
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append({"where": where, "error": message[:500]})
+        else:
+            self.errors_dropped += 1
+
+    # -- results -------------------------------------------------------------------------
+
+    def take_plan(self, plan: dict[str, Any]) -> None:
+        self.plan = plan
+        self.jobs["interrupted"] = int(plan["inventory"]["jobs"])
+        for kind, count in plan["inventory"]["artifacts"].items():
+            self.artifacts[kind] = {"expected": int(count), "recreated": 0, "already_present": 0, "failed": 0}
+
+    def take_artifact_chunk(self, kind: str, result: dict[str, Any]) -> None:
+        counts = self.artifacts[kind]
+        for key in ("recreated", "already_present", "failed"):
+            counts[key] += int(result.get(key, 0))
+        self._take_errors(f"artifacts.{kind}", result)
+        self.done += 1
+
+    def fail_artifact_chunk(self, kind: str, items: int, message: str) -> None:
+        self.artifacts[kind]["failed"] += items
+        self.error(f"artifacts.{kind}", message)
+        self.done += 1
+
+    def take_job_chunk(self, result: dict[str, Any]) -> None:
+        for key in ("resubmitted", "already_present", "failed", "skipped"):
+            self.jobs[key] += int(result.get(key, 0))
+        self._take_errors("jobs", result)
+        self.done += 1
+
+    def fail_job_chunk(self, items: int, message: str) -> None:
+        self.jobs["failed"] += items
+        self.error("jobs", message)
+        self.done += 1
+
+    def _take_errors(self, where: str, result: dict[str, Any]) -> None:
+        for item in result.get("errors", []):
+            self.error(f"{where}:{item.get('item')}", str(item.get("error")))
+
+    def finish(self, outcome: str, at: datetime, reason: str = "") -> dict[str, Any]:
+        self.outcome, self.outcome_reason, self.completed_at = outcome, reason, at
+        self.stage = "done"
+        return self.report()
+
+    def report(self) -> dict[str, Any]:
+        plan = self.plan
+        catalog = plan.get("catalog") or {}
+        request = self.request
+        start = request.outage_at or self.started_at
+        recover_from = self.flipped_at or self.started_at
+        return {
+            "instance_id": self.instance_id,
+            "pair": request.pair,
+            "mode": plan.get("mode"),
+            "trigger": request.trigger.value,
+            "outcome": self.outcome,
+            "outcome_reason": self.outcome_reason,
+            "dry_run": request.dry_run,
+            "drill": request.drill,
+            "requested_by": request.requested_by,
+            "reason": request.reason,
+            "pointer": {
+                "before": plan.get("source"),
+                "after": self.pointer_after or plan.get("source"),
+                "target": plan.get("target"),
+                "generation_before": plan.get("generation"),
+                "generation_after": self.generation_after if self.generation_after is not None
+                else plan.get("generation"),
+            },
+            "catalog": {"taken_at": catalog.get("taken_at"), "age_seconds": catalog.get("age_seconds"),
+                        "snapshot": catalog.get("snapshot")},
+            "approval": self.approval,
+            "jobs": {k: self.jobs[k] for k in ("interrupted", "resubmitted", "already_present", "failed",
+                                               "skipped")},
+            "artifacts": self.artifacts,
+            "timeline": {
+                "outage_at": _iso(request.outage_at),
+                "detected_at": _iso(request.detected_at),
+                "started_at": _iso(self.started_at),
+                "pointer_flipped_at": _iso(self.flipped_at),
+                "completed_at": _iso(self.completed_at),
+            },
+            "durations": {
+                "detect_s": _seconds(request.outage_at, request.detected_at),
+                "flip_s": _seconds(self.started_at, self.flipped_at),
+                "recover_s": _seconds(recover_from, self.completed_at),
+                "total_s": _seconds(start, self.completed_at),
+            },
+            "errors": self.errors,
+            "errors_dropped": self.errors_dropped,
+        }

@@ -1,0 +1,81 @@
+"""The adapters the activities and triggers use, built once per process from app settings.
+
+Activities run thousands of times per failover: clients, config and immutable catalog
+snapshots are cached here instead of being rebuilt (and re-downloaded) per call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from failover import settings as app_settings
+from failover.adapters.hub_factory import hub_client_for
+from failover.adapters.storage import blob_service, table_service
+from failover.audit import AuditLog
+from failover.catalog import CatalogSnapshot, CatalogStore
+from failover.config import FailoverConfig, load_config
+from failover.pointer import PointerStore
+from failover.ports import HubClient
+
+_SNAPSHOTS_KEPT = 4
+
+
+@dataclass
+class Services:
+    settings: app_settings.Settings
+    config: FailoverConfig
+    pointers: PointerStore
+    catalog: CatalogStore
+    audit: AuditLog
+    _hubs: dict[str, HubClient] = field(default_factory=dict)
+    _snapshots: OrderedDict[tuple[str, str], CatalogSnapshot] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hub(self, name: str) -> HubClient:
+        with self._lock:
+            client = self._hubs.get(name)
+            if client is None:
+                client = hub_client_for(self.config.hub(name), connection_string=self.settings.dr_storage_connection)
+                self._hubs[name] = client
+            return client
+
+    def snapshot(self, hub: str, name: str) -> CatalogSnapshot:
+        """A named snapshot: immutable once written, so safe to cache for the process's life."""
+        key = (hub, name)
+        with self._lock:
+            cached = self._snapshots.get(key)
+            if cached is not None:
+                self._snapshots.move_to_end(key)
+                return cached
+        snapshot = self.catalog.read_snapshot(hub, name)
+        with self._lock:
+            self._snapshots[key] = snapshot
+            while len(self._snapshots) > _SNAPSHOTS_KEPT:
+                self._snapshots.popitem(last=False)
+        return snapshot
+
+
+_built: dict[tuple[str | None, ...], Services] = {}
+_build_lock = threading.Lock()
+
+
+def services(env: Mapping[str, str] | None = None) -> Services:
+    settings = app_settings.Settings.from_env(env)
+    key = (settings.failover_config, settings.dr_storage_connection, settings.dr_storage_account)
+    with _build_lock:
+        built = _built.get(key)
+        if built is None:
+            tables, blobs = table_service(settings), blob_service(settings)
+            built = Services(settings=settings, config=load_config(env), pointers=PointerStore.from_service(tables),
+                             catalog=CatalogStore.from_service(blobs), audit=AuditLog.from_service(tables))
+            _built[key] = built
+        return built
+
+
+def reset_services() -> None:
+    """Forget built services (tests and drills that change settings within one process)."""
+    with _build_lock:
+        _built.clear()

@@ -1,0 +1,176 @@
+"""The `failover` orchestration: from "primary is down" to "everything runs on the secondary".
+
+Deterministic: time from context.current_utc_datetime, ids from the input, order from the
+plan. It decides; activities do the I/O. Large inventories go out in chunks (one activity
+per chunk), so recovering N items costs O(N / chunk_size) history events, not O(N).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Generator
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+from pydantic import ValidationError
+
+from failover.requests import APPROVAL_EVENT, ApprovalDecision, FailoverRequest
+from failover.run import FailoverRun
+
+bp = df.Blueprint()
+
+# Whole-activity retries (storage hiccups, a worker recycled). Hub calls inside an activity
+# have their own short retries; per-item failures come back as data, not as exceptions.
+ACTIVITY_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2_000, max_number_of_attempts=3)
+
+Orchestration = Generator[Any, Any, dict[str, Any]]
+
+
+@bp.orchestration_trigger(context_name="context", orchestration="failover")
+def failover(context: df.DurableOrchestrationContext) -> Orchestration:
+    request = FailoverRequest.model_validate(context.get_input())
+    run = FailoverRun(context.instance_id, request, context.current_utc_datetime)
+    context.set_custom_status(run.enter("plan"))
+
+    # 1. plan: config + pointer + catalog age
+    plan = yield context.call_activity_with_retry("load_plan", ACTIVITY_RETRY, {
+        "pair": request.pair, "target": request.target, "require_approval": request.require_approval})
+    run.take_plan(plan)
+    if plan.get("error"):
+        return (yield from _finish(context, run, "aborted", plan["error"]))
+    if plan["noop"]:
+        return (yield from _finish(context, run, "succeeded", f"{plan['target']} is already active"))
+
+    # 2. readiness of the target: abort before any write
+    context.set_custom_status(run.enter("readiness"))
+    readiness = yield context.call_activity_with_retry("check_readiness", ACTIVITY_RETRY,
+                                                       {**_scope(plan), "recover": plan["recover"]})
+    if not readiness["ready"]:
+        for reason in readiness["reasons"]:
+            run.error("readiness", reason)
+        return (yield from _finish(context, run, "aborted", "target not ready: " + "; ".join(readiness["reasons"])))
+
+    # 3. approval gate
+    if plan["approval_required"] and not request.dry_run:
+        verdict = yield from _approval(context, run, plan)
+        if verdict is not None:
+            return (yield from _finish(context, run, "aborted", verdict))
+
+    # 4. flip the pointer, fenced by the generation read in stage 1
+    generation = int(plan["generation"])
+    if not (request.drill or request.dry_run):
+        context.set_custom_status(run.enter("flip", 1))
+        flip = yield context.call_activity_with_retry("flip_pointer", ACTIVITY_RETRY, {
+            "pair": request.pair, "expected_active": plan["source"], "expected_generation": generation,
+            "to": plan["target"], "by": context.instance_id, "reason": request.reason})
+        pointer = flip["pointer"]
+        if flip["outcome"] == "refused_stale":
+            run.error("flip", f"pointer is {pointer['active']} at generation {pointer['generation']}")
+            return (yield from _finish(context, run, "aborted",
+                                       "pointer moved since the plan was made (another failover won)"))
+        run.pointer_after, run.generation_after = pointer["active"], int(pointer["generation"])
+        run.flipped_at = context.current_utc_datetime
+        generation = run.generation_after
+
+    # 5. recreate artifacts, 6. resubmit interrupted jobs (hot-hot: the flip is all)
+    if plan["recover"]:
+        yield from _recreate_artifacts(context, run, plan, request.dry_run)
+        yield from _resubmit_jobs(context, run, plan, generation, request.dry_run)
+
+    failed = run.jobs["failed"] + sum(c["failed"] for c in run.artifacts.values())
+    return (yield from _finish(context, run, "succeeded" if failed == 0 else "failed",
+                               "" if failed == 0 else f"{failed} item(s) could not be recovered"))
+
+
+def _scope(plan: dict[str, Any]) -> dict[str, Any]:
+    """The small dict every recovery activity needs: ids, never whole specs."""
+    return {"pair": plan["pair"], "source": plan["source"], "target": plan["target"],
+            "snapshot": plan["catalog"]["snapshot"], "chunk_size": plan["chunk_size"]}
+
+
+def _approval(context: df.DurableOrchestrationContext, run: FailoverRun,
+              plan: dict[str, Any]) -> Generator[Any, Any, str | None]:
+    """Wait for an operator's decision raced against a durable timer. None means go on."""
+    minutes = int(plan["approval_timeout_minutes"])
+    context.set_custom_status({**run.enter("awaiting_approval"), "approval_timeout_minutes": minutes})
+    timer = context.create_timer(context.current_utc_datetime + timedelta(minutes=minutes))
+    answer = context.wait_for_external_event(APPROVAL_EVENT)
+    winner = yield context.task_any([answer, timer])
+    if winner != answer:
+        run.approval = {"required": True, "decision": "timeout", "by": None, "comment": ""}
+        if plan["on_approval_timeout"] == "proceed":
+            run.error("approval", f"no decision in {minutes} min: proceeding by policy")
+            return None
+        return f"no approval within {minutes} min"
+    timer.cancel()
+    try:
+        # Azure may deliver an HTTP-raised payload as JSON text rather than an object.
+        payload = json.loads(answer.result) if isinstance(answer.result, str) else answer.result
+        decision = ApprovalDecision.model_validate(payload)
+    except (ValidationError, ValueError) as exc:
+        run.approval = {"required": True, "decision": "invalid", "by": None, "comment": ""}
+        return f"approval payload invalid: {str(exc).splitlines()[0]}"
+    run.approval = {"required": True, **decision.model_dump()}
+    if decision.decision == "reject":
+        return f"rejected by {decision.by}" + (f": {decision.comment}" if decision.comment else "")
+    return None
+
+
+def _recreate_artifacts(context: df.DurableOrchestrationContext, run: FailoverRun, plan: dict[str, Any],
+                        dry_run: bool) -> Generator[Any, Any, None]:
+    chunk = int(plan["chunk_size"])
+    kinds = [k for k in plan["artifact_kinds"] if run.artifacts.get(k, {}).get("expected")]
+    total = sum(math.ceil(run.artifacts[k]["expected"] / chunk) for k in kinds)
+    context.set_custom_status(run.enter("recreate_artifacts", total))
+    for kind in kinds:  # dependency order: a component needs its environment and code first
+        count = run.artifacts[kind]["expected"]
+        indexes = range(math.ceil(count / chunk))
+        tasks = [context.call_activity_with_retry("recreate_artifacts", ACTIVITY_RETRY, {
+            **_scope(plan), "kind": kind, "chunk": i, "dry_run": dry_run}) for i in indexes]
+        try:
+            results = yield context.task_all(tasks)
+        except Exception as exc:  # a whole chunk failed after retries: count its items as failed
+            results = [t.result if t.is_completed and not isinstance(t.result, Exception) else None for t in tasks]
+            for i, result in zip(indexes, results, strict=True):
+                if result is None:
+                    run.fail_artifact_chunk(kind, min(chunk, count - i * chunk), f"chunk {i}: {exc}")
+            results = [r for r in results if r is not None]
+        for result in results:
+            run.take_artifact_chunk(kind, result)
+        context.set_custom_status(run.status())
+
+
+def _resubmit_jobs(context: df.DurableOrchestrationContext, run: FailoverRun, plan: dict[str, Any],
+                   generation: int, dry_run: bool) -> Generator[Any, Any, None]:
+    chunk = int(plan["chunk_size"])
+    count = run.jobs["interrupted"]
+    indexes = range(math.ceil(count / chunk))
+    context.set_custom_status(run.enter("resubmit_jobs", len(indexes)))
+    if not indexes:
+        return
+    tasks = [context.call_activity_with_retry("resubmit_jobs", ACTIVITY_RETRY, {
+        **_scope(plan), "chunk": i, "generation": generation, "dry_run": dry_run,
+        "primary_reachable": plan["primary_reachable"]}) for i in indexes]
+    try:
+        results = yield context.task_all(tasks)
+    except Exception as exc:
+        results = [t.result if t.is_completed and not isinstance(t.result, Exception) else None for t in tasks]
+        for i, result in zip(indexes, results, strict=True):
+            if result is None:
+                run.fail_job_chunk(min(chunk, count - i * chunk), f"chunk {i}: {exc}")
+        results = [r for r in results if r is not None]
+    for result in results:
+        run.take_job_chunk(result)
+    context.set_custom_status(run.status())
+
+
+def _finish(context: df.DurableOrchestrationContext, run: FailoverRun, outcome: str,
+            reason: str) -> Generator[Any, Any, dict[str, Any]]:
+    report = run.finish(outcome, context.current_utc_datetime, reason)
+    context.set_custom_status(run.status())
+    # 7. audit: the record is the report (counts and ids, no specs, no secrets)
+    yield context.call_activity_with_retry("record_audit", ACTIVITY_RETRY, {
+        "pair": run.request.pair, "instance_id": run.instance_id, "kind": "failover", "report": report})
+    return report

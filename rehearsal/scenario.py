@@ -1,0 +1,80 @@
+"""The drill's world: two simulated hubs on Azurite, a config naming them, a synced catalog."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from failover import settings as app_settings
+from failover.adapters.hub_factory import hub_client_for
+from failover.adapters.simulated_hub import SimulatedHub
+from failover.adapters.simulated_seed import COMPUTES
+from failover.catalog import sync_catalog
+from failover.config import FailoverConfig, parse_config
+from failover.services import reset_services, services
+
+PAIR = "drill"
+PRIMARY = "primary-eastus"
+SECONDARY = "secondary-westus"
+
+
+@dataclass(frozen=True)
+class DrillOptions:
+    jobs: int = 40
+    artifacts: int = 60
+    seed: int = 7
+    mode: str = "hot-warm"
+    faults: str = ""
+    crash_at: int = 0
+    approval: str = "approve"
+    dry_run: bool = False
+    drill_only: bool = False
+    chunk_size: int = 25
+    concurrency: int = 8
+    require_approval: bool = False
+
+
+def drill_config(options: DrillOptions) -> dict[str, Any]:
+    def hub(name: str, region: str, workspace: str) -> dict[str, Any]:
+        return {"name": name, "subscription_id": "00000000-0000-0000-0000-000000000000",
+                "resource_group": "rg-drill", "workspace_name": workspace, "region": region,
+                "backend": "simulated"}
+
+    return {"pairs": [{
+        "name": PAIR,
+        "primary": hub(PRIMARY, "eastus", "mlw-drill-eus"),
+        "secondary": hub(SECONDARY, "westus", "mlw-drill-wus"),
+        "mode": options.mode,
+        "compute_map": {c: f"{c}-dr" for c in COMPUTES},
+        "policy": {"probe_failure_threshold": 3, "approval_timeout_minutes": 30,
+                   "on_approval_timeout": "abort", "chunk_size": options.chunk_size,
+                   "max_concurrency": options.concurrency},
+    }]}
+
+
+@dataclass
+class Scenario:
+    config: FailoverConfig
+    primary: SimulatedHub
+    secondary: SimulatedHub
+    catalog_taken: dict[str, Any]
+
+
+def prepare(options: DrillOptions, connection_string: str) -> Scenario:
+    """Settings into the environment (the activities read them, as on Azure), hubs seeded, catalog synced."""
+    config_json = json.dumps(drill_config(options))
+    os.environ[app_settings.FAILOVER_CONFIG] = config_json
+    os.environ[app_settings.DR_STORAGE_CONNECTION] = connection_string
+    reset_services()
+    config = parse_config(config_json, "drill configuration")
+    primary = SimulatedHub(PRIMARY, connection_string)
+    secondary = SimulatedHub(SECONDARY, connection_string)
+    primary.seed(jobs=options.jobs, artifacts=options.artifacts, seed=options.seed)
+    secondary.set_computes([f"{c}-dr" for c in COMPUTES])
+    svc = services()
+    svc.pointers.ensure(PAIR, PRIMARY, SECONDARY)
+    report = sync_catalog(config, PAIR, lambda ref: hub_client_for(ref, connection_string=connection_string),
+                          svc.catalog)
+    return Scenario(config, primary, secondary, report.to_dict())
