@@ -70,6 +70,7 @@ class Call:
     api_version: str | None
     query: dict[str, str]
     body: Any
+    faulted: bool = False
 
 
 @dataclass
@@ -81,6 +82,9 @@ class Fault:
     times: int = 1
     method: str | None = None
     path_regex: str = ".*"
+    # True: carry out the request, then answer with the fault (a lost response, or a
+    # concurrent writer that got there first).
+    after_effect: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and re.search(self.path_regex, path) is not None
@@ -119,25 +123,27 @@ class AzureMLEmulator(HttpTransport):
     def close(self) -> None:
         return None
 
-    def send(self, request: HttpRequest, **kwargs: Any) -> RequestsTransportResponse:  # type: ignore[override]
+    def send(self, request: HttpRequest, **kwargs: Any) -> RequestsTransportResponse:
         url = urlsplit(request.url)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         if not url.path.lower().startswith(self.scope.lower()):
             return self._respond(request, 404, _error("NotFound", f"unknown path {url.path}"))
         path = url.path[len(self.scope):]
-        raw = request.body if request.body is not None else getattr(request, "data", None)
-        body = json.loads(raw) if raw else None
+        raw: Any = request.body if request.body is not None else getattr(request, "data", None)
+        body = json.loads(raw) if isinstance(raw, str | bytes) and raw else raw or None
         with self._lock:
-            self.calls.append(Call(request.method, path, query.get("api-version"), query, body))
-            for fault in self.faults:
-                if fault.times > 0 and fault.matches(request.method, path):
-                    fault.times -= 1
-                    if fault.status is None:
-                        raise ServiceRequestError("emulated connection refused")
-                    return self._respond(request, fault.status, _error("Emulated", f"HTTP {fault.status}"),
-                                         fault.headers)
-            status, payload = self._route(request.method, path, query, body)
-        return self._respond(request, status, payload)
+            fault = next((f for f in self.faults if f.times > 0 and f.matches(request.method, path)), None)
+            self.calls.append(Call(request.method, path, query.get("api-version"), query, body,
+                                   faulted=fault is not None and not fault.after_effect))
+            if fault is None:
+                status, payload = self._route(request.method, path, query, body)
+                return self._respond(request, status, payload)
+            fault.times -= 1
+            if fault.after_effect:
+                self._route(request.method, path, query, body)
+            if fault.status is None:
+                raise ServiceRequestError("emulated connection refused")
+            return self._respond(request, fault.status, _error("Emulated", f"HTTP {fault.status}"), fault.headers)
 
     # -- helpers for tests ---------------------------------------------------------------
     def inject(self, fault: Fault) -> None:
@@ -148,8 +154,8 @@ class AzureMLEmulator(HttpTransport):
         return [c for c in self.calls if c.method == method and re.search(path_regex, c.path)]
 
     def put_count(self, path_regex: str = ".*") -> int:
-        """PUTs received (after faults): the emulator's write counter."""
-        return len(self.calls_matching("PUT", path_regex))
+        """PUTs that reached the workspace (not answered by a fault): the write counter."""
+        return len([c for c in self.calls_matching("PUT", path_regex) if not c.faulted])
 
     def set_job_status(self, name: str, status: str) -> None:
         with self._lock:
