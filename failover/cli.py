@@ -4,19 +4,41 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hubfailover", description="Failover orchestrator for Azure ML hubs")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("drill", help="rehearse a failover locally on embedded Azurite")
+    drill = sub.add_parser("drill", help="rehearse a whole failover locally (embedded Azurite, simulated hubs)")
+    drill.add_argument("--jobs", type=_positive, default=40, help="jobs seeded on the primary (default 40)")
+    drill.add_argument("--artifacts", type=_positive, default=60, help="artifacts seeded on the primary (default 60)")
+    drill.add_argument("--seed", type=int, default=7, help="seed of the inventory and the faults")
+    drill.add_argument("--mode", choices=("hot-hot", "hot-warm", "hot-cold"), default="hot-warm")
+    drill.add_argument("--faults", default="", help='faults on the secondary, e.g. "latency_ms=20,throttle=0.1,flaky=0.05"')
+    drill.add_argument("--crash-at", type=_positive, default=0, metavar="K",
+                       help="SIGKILL the orchestration process after K activities, then resume from Azurite")
+    drill.add_argument("--approval", choices=("approve", "reject", "timeout"), default="approve",
+                       help="how the rehearsed operator answers where approval is needed")
+    drill.add_argument("--require-approval", action="store_true", help="ask for approval whatever the mode")
+    drill.add_argument("--dry-run", action="store_true", help="plan and report; write nothing")
+    drill.add_argument("--drill-only", action="store_true", help="recover into the secondary but do not flip")
+    drill.add_argument("--chunk-size", type=int, default=25, help="items per activity (default 25)")
+    drill.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "drill":
-        from failover.drill import run_drill_command
+        from rehearsal.drill import run_drill_command
 
         return run_drill_command(args)
     return 2

@@ -8,6 +8,7 @@ so running any step twice leaves the same state as running it once.
 from __future__ import annotations
 
 import re
+from functools import partial
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -132,7 +133,7 @@ def check_readiness(pair: HubPair, target: HubClient, jobs: Sequence[JobRecord],
         if (kind, name, version) in cataloged:
             continue  # recreated in stage 5, before any job is resubmitted
         try:
-            call_hub(lambda k=kind, n=name, v=version: target.get_asset(k, n, v))
+            call_hub(partial(target.get_asset, kind, name, version))
         except HubError as exc:
             if exc.category is not ErrorCategory.NOT_FOUND:
                 raise

@@ -1,0 +1,1 @@
+"""Local rehearsal of a failover (`hubfailover drill`): Azurite, simulated hubs, the replay host."""

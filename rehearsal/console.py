@@ -1,0 +1,74 @@
+"""What the drill shows on the terminal: steps, live progress, the summary (rich)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+class DrillConsole:
+    def __init__(self, console: Console | None = None, quiet: bool = False) -> None:
+        self.console = console or Console(highlight=False)
+        self.quiet = quiet
+        self._last: tuple[Any, ...] = ()
+        self._last_at = 0.0
+
+    def step(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(f"[bold cyan]»[/] {text}")
+
+    def probe(self, primary_failures: int, secondary_successes: int, why: str) -> None:
+        self.step(f"probe: primary failures in a row={primary_failures}, secondary healthy in a row="
+                  f"{secondary_successes} -> {why}")
+
+    def progress(self, custom: dict[str, Any]) -> None:
+        """One line per stage change, and at most a few per second within a stage."""
+        if self.quiet or not custom:
+            return
+        key = (custom.get("stage"), custom.get("done"), custom.get("total"))
+        now = time.monotonic()
+        if key == self._last or (key[0] == self._last[:1][0:1] and now - self._last_at < 0.5):
+            return
+        if self._last and key[0] == self._last[0] and now - self._last_at < 0.5:
+            return
+        self._last, self._last_at = key, now
+        total = custom.get("total") or 0
+        counts = f" {custom.get('done', 0)}/{total}" if total else ""
+        self.console.print(f"  [green]stage[/] {custom.get('stage')}{counts}")
+
+    def summary(self, report: dict[str, Any]) -> None:
+        outcome = report.get("outcome")
+        colour = "green" if outcome == "succeeded" and report.get("verification", {}).get("ok") else "red"
+        head = Table(title=f"Failover drill: [{colour}]{outcome}[/]", show_header=False)
+        head.add_column("what", style="bold")
+        head.add_column("value")
+        pointer = report.get("pointer", {})
+        verification = report.get("verification", {})
+        durations = report.get("durations", {})
+        jobs = report.get("jobs", {})
+        head.add_row("instance", str(report.get("instance_id")))
+        head.add_row("pair / mode / trigger", f"{report.get('pair')} / {report.get('mode')} / {report.get('trigger')}")
+        if report.get("outcome_reason"):
+            head.add_row("reason", str(report["outcome_reason"]))
+        head.add_row("pointer", f"{pointer.get('before')} (gen {pointer.get('generation_before')}) -> "
+                                f"{pointer.get('after')} (gen {pointer.get('generation_after')})")
+        head.add_row("catalog age (metadata RPO)", f"{report.get('catalog', {}).get('age_seconds')} s")
+        head.add_row("jobs", "interrupted {interrupted}, resubmitted {resubmitted}, already present "
+                             "{already_present}, failed {failed}".format(**{k: jobs.get(k) for k in (
+                                 "interrupted", "resubmitted", "already_present", "failed")}))
+        head.add_row("durations", ", ".join(f"{k} {v}" for k, v in durations.items()))
+        head.add_row("history", f"{report.get('history', {}).get('episodes')} episodes, "
+                                f"{report.get('history', {}).get('events')} events")
+        head.add_row("verification", ", ".join(f"{k}={v}" for k, v in verification.items()))
+        self.console.print(head)
+        kinds = Table(title="Artifacts")
+        for col in ("kind", "expected", "recreated", "already present", "failed"):
+            kinds.add_column(col, justify="right" if col != "kind" else "left")
+        for kind, counts in (report.get("artifacts") or {}).items():
+            kinds.add_row(kind, *(str(counts.get(k)) for k in ("expected", "recreated", "already_present", "failed")))
+        self.console.print(kinds)
+        for error in (report.get("errors") or [])[:10]:
+            self.console.print(f"  [yellow]![/] {error.get('where')}: {error.get('error')}")

@@ -1,0 +1,161 @@
+"""`hubfailover drill`: a whole failover rehearsed on a laptop.
+
+Embedded Azurite, two simulated hubs, a synced catalog, the primary taken down, detection by
+probe streak, the real `failover` orchestration through the replay host, then the secondary
+read back and verified. Exit 0 only when the outcome is `succeeded` and verification holds.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from failover.adapters.simulated_fault import FaultConfig
+from failover.health import ProbeStreak, decide_failover
+from failover.ports import HubClient, HubError
+from failover.requests import FailoverRequest, Trigger
+from rehearsal.console import DrillConsole
+from rehearsal.scenario import PAIR, DrillOptions, Scenario, prepare
+from rehearsal.verify import verify
+from replayhost.azurite import Azurite
+from replayhost.clock import SkippingClock
+from replayhost.engine import Delivery, ReplayHost
+from replayhost.store import AzureStorageStore
+
+ROOT = Path(__file__).resolve().parent.parent
+TASK_HUB = "drill"
+PROBE_INTERVAL = timedelta(seconds=30)
+# Completions that arrive within this window go to the orchestrator together: fewer replays.
+COALESCE_MS = 25.0
+
+
+def _answers(hub: HubClient) -> bool:
+    try:
+        hub.ping()
+    except HubError:
+        return False
+    return True
+
+
+def detect(scenario: Scenario, clock: SkippingClock, console: DrillConsole) -> Any:
+    """Probe both hubs on the (skipped) schedule until the decision says fail over."""
+    pair = scenario.config.pair(PAIR)
+    primary, secondary = ProbeStreak(), ProbeStreak()
+    for _ in range(pair.policy.probe_failure_threshold + 5):
+        primary = primary.after(_answers(scenario.primary))
+        secondary = secondary.after(_answers(scenario.secondary))
+        decision = decide_failover(primary=primary, secondary=secondary,
+                                   threshold=pair.policy.probe_failure_threshold, auto_failover=pair.auto_failover,
+                                   failover_running=False, cooldown_until=None, now=clock.now())
+        console.probe(primary.failures, secondary.successes, decision.why)
+        if decision.start:
+            return clock.now()
+        clock.advance_to(clock.now() + PROBE_INTERVAL)
+    raise RuntimeError("detection never decided to fail over: the primary did not look down")
+
+
+def run_drill(options: DrillOptions, console: DrillConsole, json_path: Path | None = None) -> tuple[int, dict[str, Any]]:
+    with Azurite() as azurite:
+        conn = azurite.connection_string
+        console.step(f"Azurite on 127.0.0.1 (blob {azurite.blob_port}, table {azurite.table_port})")
+        scenario = prepare(options, conn)
+        console.step(f"seeded {options.jobs} jobs and {options.artifacts} artifacts on the primary; "
+                     f"catalog synced ({scenario.catalog_taken['snapshot']})")
+
+        clock = SkippingClock()
+        outage_at = clock.now()
+        scenario.primary.set_faults(FaultConfig(down=True))
+        if options.faults:
+            scenario.secondary.set_faults(options.faults)
+        console.step("primary taken down" + (f"; secondary faults: {options.faults}" if options.faults else ""))
+        detected_at = detect(scenario, clock, console)
+
+        request = FailoverRequest(
+            pair=PAIR, trigger=Trigger.TIMER, reason="drill: primary failed consecutive probes",
+            requested_by="hubfailover-drill", dry_run=options.dry_run, drill=options.drill_only,
+            require_approval=options.require_approval, outage_at=outage_at, detected_at=detected_at)
+        instance_id = scenario.config.pair(PAIR).instance_id
+        payload = request.model_dump(mode="json")
+        if options.crash_at:
+            crash_and_restart(conn, instance_id, payload, options.crash_at, console)
+
+        from function_app import app  # the real app: every orchestration and activity registered
+
+        host = ReplayHost(app, store=AzureStorageStore(conn, TASK_HUB), clock=clock,
+                          delivery=Delivery(coalesce_ms=COALESCE_MS))
+        try:
+            if host.get_status(instance_id) is None:
+                host.start_new("failover", instance_id, payload)
+            drive(host, instance_id, options.approval, console)
+            status = host.get_status(instance_id)
+        finally:
+            host.stop()
+        assert status is not None
+        report: dict[str, Any] = status.output if isinstance(status.output, dict) else {
+            "instance_id": instance_id, "outcome": "failed", "errors": [{"where": "orchestrator",
+                                                                        "error": str(status.output)}]}
+        report["history"] = {"episodes": status.episodes, "events": status.history_events}
+        scenario.secondary.clear_faults()  # read back what is there, not what a fault hides
+        report["verification"] = verify(scenario, report)
+        report["catalog_sync"] = scenario.catalog_taken
+        report["options"] = {k: v for k, v in vars(options).items()}
+    if json_path is not None:
+        json_path.write_text(json.dumps(report, indent=2, default=str))
+    console.summary(report)
+    ok = report.get("outcome") == "succeeded" and report["verification"]["ok"]
+    return (0 if ok else 1), report
+
+
+def drive(host: ReplayHost, instance_id: str, approval: str, console: DrillConsole) -> None:
+    """Run the orchestration; answer the approval gate the way the rehearsed operator would."""
+    answered = False
+
+    def pause() -> bool:
+        status = host.get_status(instance_id)
+        if status is None:
+            return False
+        custom = status.custom_status or {}
+        console.progress(custom)
+        return status.runtime_status.is_terminal or (custom.get("stage") == "awaiting_approval" and not answered)
+
+    while True:
+        host.run_until_idle(timeout=3600, stop_when=pause)
+        status = host.get_status(instance_id)
+        if status is None or status.runtime_status.is_terminal:
+            return
+        if (status.custom_status or {}).get("stage") == "awaiting_approval" and not answered:
+            answered = True
+            console.step(f"approval requested: the rehearsed operator answers {approval!r}")
+            if approval in ("approve", "reject"):
+                host.raise_event(instance_id, "approval", {"decision": approval, "by": "drill-operator",
+                                                           "comment": "rehearsal"})
+            continue  # "timeout": nobody answers, the durable timer fires
+        raise RuntimeError(f"orchestration {instance_id} is idle but not finished: {status.custom_status}")
+
+
+def crash_and_restart(conn: str, instance_id: str, payload: dict[str, Any], crash_at: int,
+                      console: DrillConsole) -> None:
+    """Run the orchestration in a child process that SIGKILLs itself after `crash_at` activities."""
+    console.step(f"orchestration process will be killed (SIGKILL) after {crash_at} activities")
+    proc = subprocess.run([sys.executable, "-m", "rehearsal.crash_worker", conn, TASK_HUB, instance_id,
+                           json.dumps(payload), str(crash_at)], cwd=ROOT, check=False, capture_output=True,
+                          text=True)
+    if proc.returncode not in (0, -9):
+        raise RuntimeError(f"crash worker failed ({proc.returncode}): {proc.stderr[-1500:]}")
+    console.step("killed; resuming from the history in Azurite" if proc.returncode == -9
+                 else "the run finished before the crash point")
+
+
+def run_drill_command(args: Any) -> int:
+    options = DrillOptions(
+        jobs=args.jobs, artifacts=args.artifacts, seed=args.seed, mode=args.mode, faults=args.faults or "",
+        crash_at=args.crash_at, approval=args.approval, dry_run=args.dry_run, drill_only=args.drill_only,
+        chunk_size=args.chunk_size, require_approval=args.require_approval)
+    if options.faults:
+        FaultConfig.parse(options.faults)  # bad spec: a clear error before anything starts
+    code, _ = run_drill(options, DrillConsole(), args.json)
+    return code
