@@ -6,6 +6,7 @@ catalog snapshot here, so history holds counts, not specs.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import azure.durable_functions as df
@@ -26,8 +27,9 @@ def recreate_artifacts(payload: dict[str, Any]) -> dict[str, Any]:
     kind = ArtifactKind(payload["kind"])
     snapshot = svc.snapshot(payload["source"], payload["snapshot"])
     items = chunk(sorted_artifacts(snapshot.artifact_list(kind)), int(payload["chunk"]), int(payload["chunk_size"]))
+    remember = partial(svc.journal.remember, payload["run"], f"{kind.value}-{payload['chunk']}")
     return {"kind": kind.value, **recreate(svc.hub(payload["target"]), items, dry_run=bool(payload["dry_run"]),
-                                           concurrency=pair.policy.max_concurrency)}
+                                           concurrency=pair.policy.max_concurrency, remember=remember)}
 
 
 @bp.activity_trigger(input_name="payload")
@@ -39,4 +41,5 @@ def resubmit_jobs(payload: dict[str, Any]) -> dict[str, Any]:
     primary = svc.hub(payload["source"]) if payload.get("primary_reachable") else None
     return resubmit(svc.hub(payload["target"]), primary, jobs, generation=int(payload["generation"]),
                     compute_map=dict(pair.compute_map), dry_run=bool(payload["dry_run"]),
-                    concurrency=pair.policy.max_concurrency)
+                    concurrency=pair.policy.max_concurrency,
+                    remember=partial(svc.journal.remember, payload["run"], f"jobs-{payload['chunk']}"))

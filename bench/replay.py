@@ -66,10 +66,7 @@ def run_case(n: int, batch: str) -> dict[str, Any]:
 
 
 def estimate_s(n: int, batch: str) -> float:
-    if batch in ("all", "coalesced"):
-        episodes = 2.0
-    else:
-        episodes = n / int(batch) + 1
+    episodes = 2.0 if batch in ("all", "coalesced") else n / int(batch) + 1
     history = 3 * n + 4  # scheduled + completed per activity, plus episode markers
     return episodes * history / 2 * US_PER_EVENT
 

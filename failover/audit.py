@@ -6,6 +6,7 @@ records once. Records hold ids, counts and outcomes: never specs, never secret v
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,10 +43,8 @@ class AuditLog:
 
     def _ensure(self) -> None:
         if not self._ready:
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 self.table.create_table()
-            except ResourceExistsError:
-                pass
             self._ready = True
 
     def record(self, pair: str, key: str, kind: str, *, actor: str, outcome: str,

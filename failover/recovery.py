@@ -8,10 +8,10 @@ so running any step twice leaves the same state as running it once.
 from __future__ import annotations
 
 import re
-from functools import partial
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from failover.config import FailoverConfig, HubPair
@@ -25,7 +25,7 @@ from failover.domain import (
     resubmission_name,
 )
 from failover.hub_retry import call_hub
-from failover.ports import ErrorCategory, HubClient, HubError, WriteOutcome
+from failover.ports import ErrorCategory, HubClient, HubError
 
 T = TypeVar("T")
 
@@ -146,91 +146,120 @@ def check_readiness(pair: HubPair, target: HubClient, jobs: Sequence[JobRecord],
 
 # ---------------------------------------------------------------------------- recovery
 
+Remember = Callable[[Callable[[], dict[str, Any]]], dict[str, Any]]
 
-def _in_parallel(items: Sequence[T], work: Callable[[T], tuple[str, str | None]],
-                 concurrency: int) -> dict[str, Any]:
-    counts: dict[str, Any] = {}
-    errors: list[dict[str, str]] = []
+
+def _no_journal(classify: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    return classify()
+
+
+def _parallel(items: Sequence[T], work: Callable[[T], str], concurrency: int) -> list[str]:
     if concurrency <= 1 or len(items) <= 1:
-        outcomes = [work(item) for item in items]
-    else:
-        with ThreadPoolExecutor(min(concurrency, len(items))) as pool:
-            outcomes = list(pool.map(work, items))
-    for outcome, error in outcomes:
-        counts[outcome] = counts.get(outcome, 0) + 1
-        if error is not None:
-            errors.append({"item": error.split("\t", 1)[0], "error": error.split("\t", 1)[-1]})
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(min(concurrency, len(items))) as pool:
+        return list(pool.map(work, items))
+
+
+def _error(item: str, exc: HubError) -> dict[str, str]:
+    return {"item": item, "error": f"{exc.category.value}: {exc}"}
+
+
+def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_run: bool, concurrency: int,
+                       remember: Remember = _no_journal) -> dict[str, Any]:
+    """Stage 5, one chunk: classify each artifact on the target (name/version/hash), then write the absent ones."""
+    connections: dict[str, Artifact] | None = None
+
+    def state(artifact: Artifact) -> str:
+        nonlocal connections
+        try:
+            if artifact.kind is ArtifactKind.CONNECTION:
+                if connections is None:
+                    connections = {c.name: c for c in call_hub(target.list_connections)}
+                existing = connections.get(artifact.name)
+                if existing is None:
+                    return "absent"
+            else:
+                existing = call_hub(partial(target.get_asset, artifact.kind, artifact.name, artifact.version))
+        except HubError as exc:
+            return "absent" if exc.category is ErrorCategory.NOT_FOUND else "unknown"
+        return "present" if existing.content_hash == artifact.content_hash else "conflict"
+
+    def classify() -> dict[str, Any]:
+        if any(a.kind is ArtifactKind.CONNECTION for a in artifacts):
+            state(next(a for a in artifacts if a.kind is ArtifactKind.CONNECTION))  # one list, before the pool
+        return {"states": _parallel(artifacts, state, concurrency)}
+
+    states: list[str] = (classify() if dry_run else remember(classify))["states"]
+    counts = {"expected": len(artifacts), "recreated": 0, "already_present": 0, "failed": 0}
+    errors: list[dict[str, str]] = []
+    to_write = [a for a, s in zip(artifacts, states, strict=True) if s in ("absent", "unknown")]
+    for artifact, found in zip(artifacts, states, strict=True):
+        if found == "present":
+            counts["already_present"] += 1
+        elif found == "conflict":
+            counts["failed"] += 1
+            errors.append({"item": artifact.key, "error": f"exists on {target.hub_id} with other content"})
+        elif dry_run:
+            counts["recreated"] += 1  # would be recreated
+
+    def write(artifact: Artifact) -> str:
+        put = target.put_connection if artifact.kind is ArtifactKind.CONNECTION else target.put_asset
+        try:
+            call_hub(partial(put, artifact))
+        except HubError as exc:
+            errors.append(_error(artifact.key, exc))
+            return "failed"
+        return "recreated"  # created now, or by an earlier run of this chunk: absent when the run began
+
+    if not dry_run:
+        for outcome in _parallel(to_write, write, concurrency):
+            counts[outcome] += 1
     return {**counts, "errors": errors}
 
 
-def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_run: bool,
-                       concurrency: int) -> dict[str, Any]:
-    """Stage 5, one chunk: each artifact compared by name/version/hash before any write."""
-
-    def one(artifact: Artifact) -> tuple[str, str | None]:
-        try:
-            if dry_run:
-                return _would_recreate(target, artifact), None
-            put = target.put_connection if artifact.kind is ArtifactKind.CONNECTION else target.put_asset
-            outcome = call_hub(lambda: put(artifact))
-        except HubError as exc:
-            return "failed", f"{artifact.key}\t{exc.category.value}: {exc}"
-        return ("recreated" if outcome is WriteOutcome.CREATED else "already_present"), None
-
-    result = _in_parallel(artifacts, one, concurrency)
-    return {"expected": len(artifacts), "recreated": result.get("recreated", 0),
-            "already_present": result.get("already_present", 0), "failed": result.get("failed", 0),
-            "errors": result["errors"]}
-
-
-def _would_recreate(target: HubClient, artifact: Artifact) -> str:
-    try:
-        if artifact.kind is ArtifactKind.CONNECTION:
-            present = {c.name: c for c in call_hub(target.list_connections)}
-            existing = present.get(artifact.name)
-            if existing is None:
-                return "recreated"
-        else:
-            existing = call_hub(lambda: target.get_asset(artifact.kind, artifact.name, artifact.version))
-    except HubError as exc:
-        if exc.category is ErrorCategory.NOT_FOUND:
-            return "recreated"
-        raise
-    if existing.content_hash != artifact.content_hash:
-        raise HubError(ErrorCategory.CONFLICT, f"{artifact.key} exists on {target.hub_id} with other content")
-    return "already_present"
-
-
 def resubmit_jobs(target: HubClient, primary: HubClient | None, jobs: Sequence[JobRecord], *,
-                  generation: int, compute_map: dict[str, str], dry_run: bool,
-                  concurrency: int) -> dict[str, Any]:
+                  generation: int, compute_map: dict[str, str], dry_run: bool, concurrency: int,
+                  remember: Remember = _no_journal) -> dict[str, Any]:
     """Stage 6, one chunk: deterministic names, looked up before created; compute map applied."""
 
-    def one(job: JobRecord) -> tuple[str, str | None]:
+    def state(job: JobRecord) -> str:
         if primary is not None and _finished_on_primary(primary, job):
-            return "skipped", None
-        new_name = resubmission_name(job.name, generation)
+            return "skipped"
+        try:
+            call_hub(partial(target.get_job, resubmission_name(job.name, generation)))
+        except HubError as exc:
+            return "absent" if exc.category is ErrorCategory.NOT_FOUND else "unknown"
+        return "present"
+
+    def classify() -> dict[str, Any]:
+        return {"states": _parallel(jobs, state, concurrency)}
+
+    states: list[str] = (classify() if dry_run else remember(classify))["states"]
+    counts = {"expected": len(jobs), "resubmitted": 0, "already_present": 0, "failed": 0, "skipped": 0}
+    errors: list[dict[str, str]] = []
+    for found in states:
+        if found == "present":
+            counts["already_present"] += 1
+        elif found == "skipped":
+            counts["skipped"] += 1
+        elif dry_run:
+            counts["resubmitted"] += 1  # would be resubmitted
+
+    def submit(job: JobRecord) -> str:
         compute = compute_map.get(job.compute, job.compute) if job.compute else None
         try:
-            if dry_run:
-                try:
-                    call_hub(lambda: target.get_job(new_name))
-                    return "already_present", None
-                except HubError as exc:
-                    if exc.category is ErrorCategory.NOT_FOUND:
-                        return "resubmitted", None
-                    raise
-            result = call_hub(lambda: target.submit_job(
-                job, new_name=new_name, compute=compute,
-                tags={TAG_SOURCE_JOB: job.name, TAG_GENERATION: str(generation)}))
+            call_hub(partial(target.submit_job, job, new_name=resubmission_name(job.name, generation),
+                             compute=compute, tags={TAG_SOURCE_JOB: job.name, TAG_GENERATION: str(generation)}))
         except HubError as exc:
-            return "failed", f"{job.name}\t{exc.category.value}: {exc}"
-        return ("resubmitted" if result.outcome is WriteOutcome.CREATED else "already_present"), None
+            errors.append(_error(job.name, exc))
+            return "failed"
+        return "resubmitted"
 
-    result = _in_parallel(jobs, one, concurrency)
-    return {"expected": len(jobs), "resubmitted": result.get("resubmitted", 0),
-            "already_present": result.get("already_present", 0), "failed": result.get("failed", 0),
-            "skipped": result.get("skipped", 0), "errors": result["errors"]}
+    if not dry_run:
+        pending = [j for j, s in zip(jobs, states, strict=True) if s in ("absent", "unknown")]
+        for outcome in _parallel(pending, submit, concurrency):
+            counts[outcome] += 1
+    return {**counts, "errors": errors}
 
 
 def _finished_on_primary(primary: HubClient, job: JobRecord) -> bool:

@@ -47,6 +47,11 @@ class FailoverRun:
     errors: list[dict[str, str]] = field(default_factory=list)
     errors_dropped: int = 0
 
+    @property
+    def run_id(self) -> str:
+        """One failover run: the instance id is reused per pair, its start time is not."""
+        return f"{self.instance_id}@{self.started_at.isoformat()}"
+
     # -- progress ------------------------------------------------------------------------
 
     def enter(self, stage: str, total: int = 0) -> dict[str, Any]:
@@ -54,7 +59,7 @@ class FailoverRun:
         return self.status()
 
     def status(self) -> dict[str, Any]:
-        return {"instance_id": self.instance_id, "pair": self.request.pair, "stage": self.stage,
+        return {"instance_id": self.instance_id, "run": self.run_id, "pair": self.request.pair, "stage": self.stage,
                 "done": self.done, "total": self.total, "started_at": _iso(self.started_at),
                 "outcome": self.outcome}
 
@@ -112,6 +117,7 @@ class FailoverRun:
         recover_from = self.flipped_at or self.started_at
         return {
             "instance_id": self.instance_id,
+            "run": self.run_id,
             "pair": request.pair,
             "mode": plan.get("mode"),
             "trigger": request.trigger.value,

@@ -17,6 +17,7 @@ from failover.adapters.storage import blob_service, table_service
 from failover.audit import AuditLog
 from failover.catalog import CatalogSnapshot, CatalogStore
 from failover.config import FailoverConfig, load_config
+from failover.journal import RecoveryJournal
 from failover.pointer import PointerStore
 from failover.ports import HubClient
 
@@ -30,6 +31,7 @@ class Services:
     pointers: PointerStore
     catalog: CatalogStore
     audit: AuditLog
+    journal: RecoveryJournal
     _hubs: dict[str, HubClient] = field(default_factory=dict)
     _snapshots: OrderedDict[tuple[str, str], CatalogSnapshot] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -70,7 +72,8 @@ def services(env: Mapping[str, str] | None = None) -> Services:
         if built is None:
             tables, blobs = table_service(settings), blob_service(settings)
             built = Services(settings=settings, config=load_config(env), pointers=PointerStore.from_service(tables),
-                             catalog=CatalogStore.from_service(blobs), audit=AuditLog.from_service(tables))
+                             catalog=CatalogStore.from_service(blobs), audit=AuditLog.from_service(tables),
+                             journal=RecoveryJournal.from_service(tables))
             _built[key] = built
         return built
 

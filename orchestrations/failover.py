@@ -46,7 +46,7 @@ def failover(context: df.DurableOrchestrationContext) -> Orchestration:
     # 2. readiness of the target: abort before any write
     context.set_custom_status(run.enter("readiness"))
     readiness = yield context.call_activity_with_retry("check_readiness", ACTIVITY_RETRY,
-                                                       {**_scope(plan), "recover": plan["recover"]})
+                                                       {**_scope(run), "recover": plan["recover"]})
     if not readiness["ready"]:
         for reason in readiness["reasons"]:
             run.error("readiness", reason)
@@ -84,9 +84,10 @@ def failover(context: df.DurableOrchestrationContext) -> Orchestration:
                                "" if failed == 0 else f"{failed} item(s) could not be recovered"))
 
 
-def _scope(plan: dict[str, Any]) -> dict[str, Any]:
+def _scope(run: FailoverRun) -> dict[str, Any]:
     """The small dict every recovery activity needs: ids, never whole specs."""
-    return {"pair": plan["pair"], "source": plan["source"], "target": plan["target"],
+    plan = run.plan
+    return {"pair": plan["pair"], "source": plan["source"], "target": plan["target"], "run": run.run_id,
             "snapshot": plan["catalog"]["snapshot"], "chunk_size": plan["chunk_size"]}
 
 
@@ -128,7 +129,7 @@ def _recreate_artifacts(context: df.DurableOrchestrationContext, run: FailoverRu
         count = run.artifacts[kind]["expected"]
         indexes = range(math.ceil(count / chunk))
         tasks = [context.call_activity_with_retry("recreate_artifacts", ACTIVITY_RETRY, {
-            **_scope(plan), "kind": kind, "chunk": i, "dry_run": dry_run}) for i in indexes]
+            **_scope(run), "kind": kind, "chunk": i, "dry_run": dry_run}) for i in indexes]
         try:
             results = yield context.task_all(tasks)
         except Exception as exc:  # a whole chunk failed after retries: count its items as failed
@@ -151,7 +152,7 @@ def _resubmit_jobs(context: df.DurableOrchestrationContext, run: FailoverRun, pl
     if not indexes:
         return
     tasks = [context.call_activity_with_retry("resubmit_jobs", ACTIVITY_RETRY, {
-        **_scope(plan), "chunk": i, "generation": generation, "dry_run": dry_run,
+        **_scope(run), "chunk": i, "generation": generation, "dry_run": dry_run,
         "primary_reachable": plan["primary_reachable"]}) for i in indexes]
     try:
         results = yield context.task_all(tasks)

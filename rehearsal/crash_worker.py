@@ -30,8 +30,11 @@ def main() -> int:
                       delivery=Delivery(coalesce_ms=25.0), on_activity_done=die_at_limit)
     host.start_new("failover", instance_id, json.loads(request))
     # Stop at the approval gate too: the parent process plays the operator.
-    host.run_until_idle(timeout=3600, stop_when=lambda: (host.get_status(instance_id).custom_status or {}).get(
-        "stage") == "awaiting_approval")
+    def at_approval_gate() -> bool:
+        status = host.get_status(instance_id)
+        return status is not None and (status.custom_status or {}).get("stage") == "awaiting_approval"
+
+    host.run_until_idle(timeout=3600, stop_when=at_approval_gate)
     status = host.get_status(instance_id)
     if status is not None and not status.runtime_status.is_terminal:
         os.kill(os.getpid(), signal.SIGKILL)  # a crash while waiting is a crash too

@@ -58,7 +58,8 @@ def detect(scenario: Scenario, clock: SkippingClock, console: DrillConsole) -> A
     raise RuntimeError("detection never decided to fail over: the primary did not look down")
 
 
-def run_drill(options: DrillOptions, console: DrillConsole, json_path: Path | None = None) -> tuple[int, dict[str, Any]]:
+def run_drill(options: DrillOptions, console: DrillConsole,
+              json_path: Path | None = None) -> tuple[int, dict[str, Any]]:
     with Azurite() as azurite:
         conn = azurite.connection_string
         console.step(f"Azurite on 127.0.0.1 (blob {azurite.blob_port}, table {azurite.table_port})")

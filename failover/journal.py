@@ -1,0 +1,57 @@
+"""The recovery journal: what each chunk found on the target before it wrote anything.
+
+A chunk activity can run more than once (a crash, a host retry). Its first run classifies
+every item (absent / present / conflict) and records that here *before* writing; every later
+run reuses the record. So "recreated" and "already present" mean the same thing however
+many times a chunk ran, and a crashed-and-resumed failover reports exactly what an
+uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableServiceClient
+
+JOURNAL_TABLE = "drjournal"
+_KEY_UNSAFE = re.compile(r"[/\\#?\x00-\x1f\x7f]")
+
+
+def _key(text: str) -> str:
+    return _KEY_UNSAFE.sub("_", text)[:512]
+
+
+class RecoveryJournal:
+    def __init__(self, table: TableClient) -> None:
+        self.table = table
+        self._ready = False
+
+    @classmethod
+    def from_service(cls, service: TableServiceClient, table_name: str = JOURNAL_TABLE) -> RecoveryJournal:
+        return cls(service.get_table_client(table_name))
+
+    def _ensure(self) -> None:
+        if not self._ready:
+            with contextlib.suppress(ResourceExistsError):
+                self.table.create_table()
+            self._ready = True
+
+    def remember(self, run: str, scope: str, classify: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The first recorded classification of (run, scope); ``classify`` runs only if there is none."""
+        self._ensure()
+        partition, row = _key(run), _key(scope)
+        try:
+            return dict(json.loads(self.table.get_entity(partition, row)["data"]))
+        except ResourceNotFoundError:
+            pass
+        found = classify()
+        try:
+            self.table.create_entity({"PartitionKey": partition, "RowKey": row, "data": json.dumps(found)})
+        except ResourceExistsError:  # a concurrent run of the same chunk recorded first: its view wins
+            return dict(json.loads(self.table.get_entity(partition, row)["data"]))
+        return found
