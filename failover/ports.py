@@ -54,6 +54,9 @@ class HubClient(Protocol):
     def ping(self) -> None:
         """Cheap control-plane call. Raises HubError when the hub does not answer."""
 
+    def list_computes(self) -> list[str]:
+        """Names of the compute targets of the workspace. Raises HubError."""
+
     def list_jobs(self, statuses: Iterable[str] | None = None) -> list[JobRecord]: ...
 
     def get_job(self, name: str) -> JobRecord: ...

@@ -108,6 +108,7 @@ class AzureMLEmulator(HttpTransport):
         self.resources: dict[str, dict[str, Any]] = {}  # lower-cased ARM path -> resource JSON
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
+        # Names of the workspace's compute clusters (AmlCompute), answered by GET /computes.
         self.computes: set[str] = {"cpu-cluster", "gpu-cluster"}
 
     # -- HttpTransport -------------------------------------------------------------------
@@ -174,6 +175,12 @@ class AzureMLEmulator(HttpTransport):
                 return 404, _error("NotFound", "job not found")
             job["properties"]["status"] = "CancelRequested"
             return 202, None
+        if method == "GET" and collection == "computes":
+            if len(segments) == 1:
+                return 200, {"value": [self._compute(n) for n in sorted(self.computes)]}
+            if len(segments) == 2 and segments[1] in self.computes:
+                return 200, self._compute(segments[1])
+            return 404, _error("NotFound", f"compute {path} not found")
         if method == "GET":
             if key in self.resources:
                 return 200, self.resources[key]
@@ -242,6 +249,22 @@ class AzureMLEmulator(HttpTransport):
             "id": f"{self.scope}/{collection}/{name}", "name": name, "type": _TYPES[collection],
             "properties": {"latestVersion": latest["name"], "nextVersion": str(len(versions) + 1)},
             "systemData": latest["systemData"],
+        }
+
+    def _compute(self, name: str) -> dict[str, Any]:
+        """An ARM ComputeResource: an AmlCompute cluster that scales to zero."""
+        return {
+            "id": f"{self.scope}/computes/{name}", "name": name, "type": _TYPES["computes"],
+            "location": self.location,
+            "properties": {
+                "computeType": "AmlCompute", "computeLocation": self.location, "provisioningState": "Succeeded",
+                "isAttachedCompute": False, "disableLocalAuth": True,
+                "properties": {"vmSize": "STANDARD_DS3_V2", "vmPriority": "Dedicated", "osType": "Linux",
+                               "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 4,
+                                                 "nodeIdleTimeBeforeScaleDown": "PT120S"},
+                               "currentNodeCount": 0, "targetNodeCount": 0, "allocationState": "Steady"},
+            },
+            "systemData": {"createdAt": "2025-01-01T00:00:00Z", "createdBy": "emulator", "createdByType": "User"},
         }
 
     def _workspace(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from failover.adapters.hub_factory import hub_client_for
 from failover.adapters.hub_specs import references, secret_fields
 from failover.adapters.simulated_fault import FaultConfig
 from failover.adapters.simulated_hub import SimulatedHub
-from failover.adapters.simulated_seed import seed_artifacts, seed_jobs
+from failover.adapters.simulated_seed import COMPUTES, seed_artifacts, seed_jobs
 from failover.domain import (
     NON_TERMINAL_JOB_STATUSES,
     TAG_GENERATION,
@@ -46,6 +46,7 @@ class HubPair:
     secondary: HubClient
     writes: Callable[[], int]  # writes the secondary received
     set_status: Callable[[str, str], None]  # on the primary
+    set_computes: Callable[[Iterable[str]], None]  # on the secondary (admin: replaces the set)
     emulators: tuple[AzureMLEmulator, AzureMLEmulator] | None = None  # Azure ML backend only
 
     def add_source_jobs(self, count: int, seed: int = 0) -> list[JobRecord]:
@@ -61,7 +62,8 @@ def _sim_pair(azurite: AzuriteEndpoints) -> HubPair:
     tag = uuid.uuid4().hex[:8]
     primary = SimulatedHub(f"primary-{tag}", azurite.connection_string)
     secondary = SimulatedHub(f"secondary-{tag}", azurite.connection_string)
-    return HubPair(primary, secondary, lambda: secondary.write_count, primary.set_job_status)
+    return HubPair(primary, secondary, lambda: secondary.write_count, primary.set_job_status,
+                   secondary.set_computes)
 
 
 def _azureml_pair() -> HubPair:
@@ -71,8 +73,11 @@ def _azureml_pair() -> HubPair:
         return AzureMLHub(SUBSCRIPTION, RESOURCE_GROUP, emulator.workspace, credential=FixedTokenCredential(),
                           transport=emulator, retry_total=0)
 
+    def set_computes(names: Iterable[str]) -> None:
+        secondary_ws.computes = set(names)
+
     return HubPair(hub(primary_ws), hub(secondary_ws), secondary_ws.put_count, primary_ws.set_job_status,
-                   (primary_ws, secondary_ws))
+                   set_computes, (primary_ws, secondary_ws))
 
 
 @pytest.fixture(params=["simulated", "azureml"])
@@ -94,6 +99,17 @@ def _artifacts() -> list[Artifact]:
 def test_ping(hubs: HubPair) -> None:
     hubs.primary.ping()
     hubs.secondary.ping()
+
+
+def test_list_computes_returns_exactly_the_workspace_computes(hubs: HubPair) -> None:
+    before = hubs.writes()
+    hubs.set_computes(["gpu-cluster-dr", "cpu-cluster-dr", "cpu-small-dr"])
+    assert hubs.secondary.list_computes() == ["cpu-cluster-dr", "cpu-small-dr", "gpu-cluster-dr"]
+    hubs.set_computes(["gpu-cluster-dr"])  # replaced, not added to
+    assert hubs.secondary.list_computes() == ["gpu-cluster-dr"]
+    hubs.set_computes([])
+    assert hubs.secondary.list_computes() == []
+    assert hubs.writes() == before  # reading (and administering) computes is not a write
 
 
 def test_list_jobs_filters_by_status(hubs: HubPair) -> None:
@@ -340,6 +356,39 @@ def test_seed_is_deterministic_and_consistent(azurite: AzuriteEndpoints) -> None
     assert any(j.status in NON_TERMINAL_JOB_STATUSES for j in jobs)
 
 
+def test_seed_registers_the_computes_its_jobs_use_and_clear_removes_them(azurite: AzuriteEndpoints) -> None:
+    hub = SimulatedHub(f"seed-{uuid.uuid4().hex[:8]}", azurite.connection_string)
+    jobs, _ = hub.seed(jobs=40, artifacts=10, seed=7)
+    used = sorted({j.compute for j in jobs if j.compute})
+    assert used and set(used) <= set(COMPUTES)
+    assert hub.list_computes() == used
+    assert all(j.compute in hub.list_computes() for j in hub.list_jobs())
+    assert hub.counts()["jobs"] == 40  # compute rows are neither jobs nor artifacts
+    assert hub.write_count == 0
+    hub.clear()
+    assert hub.list_computes() == []
+    assert hub.list_jobs() == []
+
+
+def test_list_computes_on_a_down_hub_raises(sim: SimulatedHub) -> None:
+    sim.set_computes(["cpu-cluster"])
+    sim.set_faults(FaultConfig(down=True))
+    with pytest.raises(HubError) as info:
+        sim.list_computes()
+    assert info.value.category is ErrorCategory.TRANSIENT and "unreachable" in str(info.value)
+    assert sim.injected_faults == {"down": 1}
+    sim.set_computes(["cpu-cluster", "gpu-cluster"])  # administration is never faulted
+    sim.clear_faults()
+    assert sim.list_computes() == ["cpu-cluster", "gpu-cluster"]
+
+
+def test_list_computes_goes_through_throttling(sim: SimulatedHub) -> None:
+    sim.set_faults("throttle=1,retry_after=4")
+    with pytest.raises(HubError) as info:
+        sim.list_computes()
+    assert info.value.category is ErrorCategory.THROTTLED and info.value.retry_after == 4
+
+
 def test_large_spec_round_trips(sim: SimulatedHub) -> None:
     big = Artifact(ArtifactKind.ENVIRONMENT, "big-conda", "1",
                    {"image": "img:1", "conda_file": {"dependencies": [f"pkg{i}=={i}.0" for i in range(20_000)]}})
@@ -376,6 +425,27 @@ def test_azureml_error_mapping(fault: Fault, category: ErrorCategory, retry_afte
         _azureml(emulator).ping()
     assert info.value.category is category
     assert info.value.retry_after == retry_after
+
+
+@pytest.mark.parametrize(("fault", "category"), [
+    (Fault(status=503, path_regex="^/computes"), ErrorCategory.TRANSIENT),
+    (Fault(status=403, path_regex="^/computes"), ErrorCategory.PERMANENT),
+    (Fault(status=None, path_regex="^/computes"), ErrorCategory.TRANSIENT),
+])
+def test_azureml_list_computes_error_mapping(fault: Fault, category: ErrorCategory) -> None:
+    emulator = AzureMLEmulator()
+    emulator.inject(fault)
+    with pytest.raises(HubError) as info:
+        _azureml(emulator).list_computes()
+    assert info.value.category is category and "list_computes" in str(info.value)
+
+
+def test_azureml_list_computes_is_one_get() -> None:
+    emulator = AzureMLEmulator()
+    emulator.computes = {"cpu-cluster-dr", "gpu-cluster-dr"}
+    assert _azureml(emulator).list_computes() == ["cpu-cluster-dr", "gpu-cluster-dr"]
+    assert [(c.method, c.path, c.api_version) for c in emulator.calls] == [
+        ("GET", "/computes", "2023-08-01-preview")]
 
 
 def test_azureml_409_on_put_is_a_conflict_for_assets() -> None:
@@ -449,6 +519,7 @@ def test_azureml_resubmission_mutates_the_entity() -> None:
 # upgrade changes it, so the docs and the emulator are revisited.
 EXPECTED_REST_CALLS = {
     ("GET", "", "2024-10-01-preview"),
+    ("GET", "/computes", "2023-08-01-preview"),
     ("GET", "/jobs", "2024-01-01-preview"),
     ("GET", "/jobs/{name}", "2024-01-01-preview"),
     ("PUT", "/jobs/{name}", "2025-01-01-preview"),
@@ -487,6 +558,7 @@ def _template(path: str) -> str:
 def test_azureml_rest_surface_is_the_documented_one() -> None:
     pair = _azureml_pair()
     pair.primary.ping()
+    pair.primary.list_computes()
     (source,) = pair.add_source_jobs(1)
     pair.primary.list_jobs()
     for artifact in seed_artifacts(30, random.Random(3)):

@@ -127,6 +127,11 @@ class AzureMLHub:
     def ping(self) -> None:
         self._do("ping", lambda: self.ml.workspaces.get(self.workspace_name))
 
+    def list_computes(self) -> list[str]:
+        # GET /computes: every compute type (the SDK filters client-side only when asked to).
+        computes = self._do("list_computes", lambda: list(self.ml.compute.list()))
+        return sorted({str(c.name) for c in computes})
+
     def list_jobs(self, statuses: Iterable[str] | None = None) -> list[JobRecord]:
         wanted = set(statuses) if statuses is not None else None
         # jobs.list has no status filter (REFERENCE): list the active view, filter here.

@@ -8,7 +8,8 @@ immutable (same content -> ALREADY_PRESENT without a write, different content ->
 connections never hold secret values (specs with credential-like fields are rejected).
 
 Row layout (RowKey): ``meta`` (write counter), ``faults`` (FaultConfig),
-``job|<name>``, ``asset|<kind>|<name>|<version>``. Names are percent-encoded in RowKeys.
+``job|<name>``, ``asset|<kind>|<name>|<version>``, ``compute|<name>`` (one per compute target).
+Names are percent-encoded in RowKeys.
 Specs are JSON split over ``spec_0..spec_n`` string properties: a Table string property
 holds at most 32K characters, an entity at most 1 MiB, so one entity holds ~900 KB of spec
 and a write stays a single atomic entity operation (no blob to keep in step).
@@ -54,6 +55,10 @@ def _enc(part: str) -> str:
 
 def _job_key(name: str) -> str:
     return f"job|{_enc(name)}"
+
+
+def _compute_key(name: str) -> str:
+    return f"compute|{_enc(name)}"
 
 
 def _asset_key(kind: ArtifactKind, name: str, version: str | None) -> str:
@@ -230,6 +235,15 @@ class SimulatedHub:
         return JobRecord(entity["name"], entity["status"], entity["experiment_name"], entity.get("compute") or None,
                          _spec_from(entity), json.loads(entity.get("tags") or "{}"))
 
+    # -- HubClient: computes ---------------------------------------------------------------------
+    def list_computes(self) -> list[str]:
+        with self._call("list_computes"):
+            rows = list(self._rows("compute|"))
+        return sorted(str(r["name"]) for r in rows)
+
+    def _compute_entity(self, name: str) -> dict[str, Any]:
+        return {"PartitionKey": self._hub_id, "RowKey": _compute_key(name), "name": name}
+
     # -- HubClient: assets and connections ---------------------------------------------------
     def list_assets(self, kind: ArtifactKind) -> list[Artifact]:
         with self._call(f"list_assets({kind.value})"):
@@ -296,7 +310,9 @@ class SimulatedHub:
         rng = random.Random(seed)
         seeded_artifacts = seed_artifacts(artifacts, rng)
         seeded_jobs = seed_jobs(jobs, rng, seeded_artifacts, self.workspace_scope)
-        entities = [self._artifact_entity(a) for a in seeded_artifacts] + [self._job_entity(j) for j in seeded_jobs]
+        computes = sorted({j.compute for j in seeded_jobs if j.compute})  # the jobs' clusters exist too
+        entities = ([self._artifact_entity(a) for a in seeded_artifacts] + [self._job_entity(j) for j in seeded_jobs]
+                    + [self._compute_entity(c) for c in computes])
         for start in range(0, len(entities), _BATCH):
             operations = [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in entities[start:start + _BATCH]]
             try:
@@ -304,6 +320,21 @@ class SimulatedHub:
             except TableTransactionError as exc:
                 raise to_hub_error(exc, f"{self._hub_id}: seed") from exc
         return seeded_jobs, seeded_artifacts
+
+    def set_computes(self, names: Iterable[str]) -> None:
+        """Replace the hub's compute targets with ``names`` (admin: not faulted, not counted as writes)."""
+        wanted = sorted(set(names))
+        if any(not n for n in wanted):
+            raise ValueError("compute names must be non-empty")
+        keep = {_compute_key(n) for n in wanted}
+        stale = [str(e["RowKey"]) for e in self._rows("compute|") if e["RowKey"] not in keep]
+        operations: list[Any] = [("delete", {"PartitionKey": self._hub_id, "RowKey": k}) for k in stale]
+        operations += [("upsert", self._compute_entity(n), {"mode": UpdateMode.REPLACE}) for n in wanted]
+        for start in range(0, len(operations), _BATCH):
+            try:
+                self._table.submit_transaction(operations[start:start + _BATCH])
+            except TableTransactionError as exc:
+                raise to_hub_error(exc, f"{self._hub_id}: set_computes") from exc
 
     def set_job_status(self, name: str, status: str) -> None:
         if status not in NON_TERMINAL_JOB_STATUSES | TERMINAL_JOB_STATUSES:
@@ -326,7 +357,7 @@ class SimulatedHub:
         return result
 
     def clear(self) -> None:
-        """Delete the whole hub partition (inventory, counters, fault config)."""
+        """Delete the whole hub partition (inventory, computes, counters, fault config)."""
         keys = [e["RowKey"] for e in self._table.query_entities("PartitionKey eq @pk",
                                                                   parameters={"pk": self._hub_id},
                                                                   select=["RowKey"])]
