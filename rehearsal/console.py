@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -11,6 +12,8 @@ from rich.table import Table
 
 class DrillConsole:
     def __init__(self, console: Console | None = None, quiet: bool = False) -> None:
+        # The storage SDKs' pool warnings are noise at drill concurrency, not a fault to show.
+        logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
         self.console = console or Console(highlight=False)
         self.quiet = quiet
         self._last: tuple[Any, ...] = ()

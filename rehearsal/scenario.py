@@ -13,6 +13,7 @@ from failover.adapters.simulated_hub import SimulatedHub
 from failover.adapters.simulated_seed import COMPUTES
 from failover.catalog import sync_catalog
 from failover.config import FailoverConfig, parse_config
+from failover.domain import Artifact, ArtifactKind
 from failover.services import reset_services, services
 
 PAIR = "drill"
@@ -54,12 +55,21 @@ def drill_config(options: DrillOptions) -> dict[str, Any]:
     }]}
 
 
+def predeploy(secondary: SimulatedHub, artifacts: list[Artifact], mode: str) -> None:
+    """What the mode keeps ready in the secondary: hot-hot everything, hot-warm the environments."""
+    for artifact in artifacts:
+        if mode == "hot-hot" or (mode == "hot-warm" and artifact.kind is ArtifactKind.ENVIRONMENT):
+            put = secondary.put_connection if artifact.kind is ArtifactKind.CONNECTION else secondary.put_asset
+            put(artifact)
+
+
 @dataclass
 class Scenario:
     config: FailoverConfig
     primary: SimulatedHub
     secondary: SimulatedHub
     catalog_taken: dict[str, Any]
+    secondary_writes_before: int = 0  # what pre-deployment wrote, before the outage
 
 
 def prepare(options: DrillOptions, connection_string: str) -> Scenario:
@@ -71,10 +81,11 @@ def prepare(options: DrillOptions, connection_string: str) -> Scenario:
     config = parse_config(config_json, "drill configuration")
     primary = SimulatedHub(PRIMARY, connection_string)
     secondary = SimulatedHub(SECONDARY, connection_string)
-    primary.seed(jobs=options.jobs, artifacts=options.artifacts, seed=options.seed)
+    _, artifacts = primary.seed(jobs=options.jobs, artifacts=options.artifacts, seed=options.seed)
     secondary.set_computes([f"{c}-dr" for c in COMPUTES])
+    predeploy(secondary, artifacts, options.mode)
     svc = services()
     svc.pointers.ensure(PAIR, PRIMARY, SECONDARY)
     report = sync_catalog(config, PAIR, lambda ref: hub_client_for(ref, connection_string=connection_string),
                           svc.catalog)
-    return Scenario(config, primary, secondary, report.to_dict())
+    return Scenario(config, primary, secondary, report.to_dict(), secondary.write_count)

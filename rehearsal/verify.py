@@ -37,7 +37,8 @@ def verify(scenario: Scenario, report: dict[str, Any]) -> dict[str, Any]:
     expected_active = pair.secondary.name if flipped else pair.primary.name
     expected_generation = before + 1 if flipped else before
     pointer_ok = pointer.active == expected_active and pointer.generation == expected_generation
-    dry_run_clean = not report.get("dry_run") or (not per_source and scenario.secondary.write_count == 0)
+    dry_run_clean = not report.get("dry_run") or (
+        not per_source and scenario.secondary.write_count == scenario.secondary_writes_before)
     max_per_source = max(per_source.values(), default=0)
     ok = (pointer_ok and max_per_source <= 1 and dry_run_clean
           and (not recovered or (not missing and not missing_jobs)))
