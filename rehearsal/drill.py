@@ -19,7 +19,7 @@ from failover.health import ProbeStreak, decide_failover
 from failover.ports import HubClient, HubError
 from failover.requests import FailoverRequest, Trigger
 from rehearsal.console import DrillConsole
-from rehearsal.scenario import PAIR, DrillOptions, Scenario, prepare
+from rehearsal.scenario import DrillOptions, Scenario, prepare
 from rehearsal.verify import verify
 from replayhost.azurite import Azurite
 from replayhost.clock import SkippingClock
@@ -27,7 +27,6 @@ from replayhost.engine import Delivery, ReplayHost
 from replayhost.store import AzureStorageStore
 
 ROOT = Path(__file__).resolve().parent.parent
-TASK_HUB = "drill"
 PROBE_INTERVAL = timedelta(seconds=30)
 # Completions that arrive within this window go to the orchestrator together: fewer replays.
 COALESCE_MS = 25.0
@@ -43,7 +42,7 @@ def _answers(hub: HubClient) -> bool:
 
 def detect(scenario: Scenario, clock: SkippingClock, console: DrillConsole) -> Any:
     """Probe both hubs on the (skipped) schedule until the decision says fail over."""
-    pair = scenario.config.pair(PAIR)
+    pair = scenario.config.pair(scenario.pair)
     primary, secondary = ProbeStreak(), ProbeStreak()
     for _ in range(pair.policy.probe_failure_threshold + 5):
         primary = primary.after(_answers(scenario.primary))
@@ -58,55 +57,65 @@ def detect(scenario: Scenario, clock: SkippingClock, console: DrillConsole) -> A
     raise RuntimeError("detection never decided to fail over: the primary did not look down")
 
 
-def run_drill(options: DrillOptions, console: DrillConsole,
-              json_path: Path | None = None) -> tuple[int, dict[str, Any]]:
-    with Azurite() as azurite:
-        conn = azurite.connection_string
-        console.step(f"Azurite on 127.0.0.1 (blob {azurite.blob_port}, table {azurite.table_port})")
-        scenario = prepare(options, conn)
-        console.step(f"seeded {options.jobs} jobs and {options.artifacts} artifacts on the primary; "
-                     f"catalog synced ({scenario.catalog_taken['snapshot']})")
-
-        clock = SkippingClock()
-        outage_at = clock.now()
-        scenario.primary.set_faults(FaultConfig(down=True))
-        if options.faults:
-            scenario.secondary.set_faults(options.faults)
-        console.step("primary taken down" + (f"; secondary faults: {options.faults}" if options.faults else ""))
-        detected_at = detect(scenario, clock, console)
-
-        request = FailoverRequest(
-            pair=PAIR, trigger=Trigger.TIMER, reason="drill: primary failed consecutive probes",
-            requested_by="hubfailover-drill", dry_run=options.dry_run, drill=options.drill_only,
-            require_approval=options.require_approval, outage_at=outage_at, detected_at=detected_at)
-        instance_id = scenario.config.pair(PAIR).instance_id
-        payload = request.model_dump(mode="json")
-        if options.crash_at:
-            crash_and_restart(conn, instance_id, payload, options.crash_at, console)
-
-        from function_app import app  # the real app: every orchestration and activity registered
-
-        host = ReplayHost(app, store=AzureStorageStore(conn, TASK_HUB), clock=clock,
-                          delivery=Delivery(coalesce_ms=COALESCE_MS))
-        try:
-            if host.get_status(instance_id) is None:
-                host.start_new("failover", instance_id, payload)
-            drive(host, instance_id, options.approval, console)
-            status = host.get_status(instance_id)
-        finally:
-            host.stop()
-        assert status is not None
-        report: dict[str, Any] = status.output if isinstance(status.output, dict) else {
-            "instance_id": instance_id, "outcome": "failed", "errors": [{"where": "orchestrator",
-                                                                        "error": str(status.output)}]}
-        report["history"] = {"episodes": status.episodes, "events": status.history_events}
-        scenario.secondary.clear_faults()  # read back what is there, not what a fault hides
-        report["verification"] = verify(scenario, report)
-        report["catalog_sync"] = scenario.catalog_taken
-        report["options"] = {k: v for k, v in vars(options).items()}
+def run_drill(options: DrillOptions, console: DrillConsole, json_path: Path | None = None,
+              connection_string: str | None = None) -> tuple[int, dict[str, Any]]:
+    """Rehearse on the given storage, or on an embedded Azurite started (and stopped) here."""
+    if connection_string is not None:
+        code, report = rehearse(options, console, connection_string)
+    else:
+        with Azurite() as azurite:
+            console.step(f"Azurite on 127.0.0.1 (blob {azurite.blob_port}, table {azurite.table_port})")
+            code, report = rehearse(options, console, azurite.connection_string)
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=2, default=str))
     console.summary(report)
+    return code, report
+
+
+def rehearse(options: DrillOptions, console: DrillConsole, conn: str) -> tuple[int, dict[str, Any]]:
+    scenario = prepare(options, conn)
+    console.step(f"seeded {options.jobs} jobs and {options.artifacts} artifacts on the primary; "
+                 f"catalog synced ({scenario.catalog_taken['snapshot']})")
+
+    clock = SkippingClock()
+    outage_at = clock.now()
+    scenario.primary.set_faults(FaultConfig(down=True))
+    if options.faults:
+        scenario.secondary.set_faults(options.faults)
+    console.step("primary taken down" + (f"; secondary faults: {options.faults}" if options.faults else ""))
+    detected_at = detect(scenario, clock, console)
+
+    request = FailoverRequest(
+        pair=scenario.pair, trigger=Trigger.TIMER, reason="drill: primary failed consecutive probes",
+        requested_by="hubfailover-drill", dry_run=options.dry_run, drill=options.drill_only,
+        require_approval=options.require_approval, outage_at=outage_at, detected_at=detected_at)
+    instance_id = scenario.config.pair(scenario.pair).instance_id
+    task_hub = f"drill{scenario.pair}"
+    payload = request.model_dump(mode="json")
+    killed = bool(options.crash_at) and crash_and_restart(conn, task_hub, instance_id, payload, options.crash_at,
+                                                          console)
+
+    from function_app import app  # the real app: every orchestration and activity registered
+
+    host = ReplayHost(app, store=AzureStorageStore(conn, task_hub), clock=clock,
+                      delivery=Delivery(coalesce_ms=COALESCE_MS))
+    try:
+        if host.get_status(instance_id) is None:
+            host.start_new("failover", instance_id, payload)
+        drive(host, instance_id, options.approval, console)
+        status = host.get_status(instance_id)
+    finally:
+        host.stop()
+    assert status is not None
+    report: dict[str, Any] = status.output if isinstance(status.output, dict) else {
+        "instance_id": instance_id, "outcome": "failed", "errors": [{"where": "orchestrator",
+                                                                    "error": str(status.output)}]}
+    report["history"] = {"episodes": status.episodes, "events": status.history_events}
+    scenario.secondary.clear_faults()  # read back what is there, not what a fault hides
+    report["verification"] = verify(scenario, report)
+    report["catalog_sync"] = scenario.catalog_taken
+    report["options"] = dict(vars(options))
+    report["crash"] = {"at": options.crash_at, "killed": killed}
     ok = report.get("outcome") == "succeeded" and report["verification"]["ok"]
     return (0 if ok else 1), report
 
@@ -138,17 +147,22 @@ def drive(host: ReplayHost, instance_id: str, approval: str, console: DrillConso
         raise RuntimeError(f"orchestration {instance_id} is idle but not finished: {status.custom_status}")
 
 
-def crash_and_restart(conn: str, instance_id: str, payload: dict[str, Any], crash_at: int,
-                      console: DrillConsole) -> None:
-    """Run the orchestration in a child process that SIGKILLs itself after `crash_at` activities."""
+def crash_and_restart(conn: str, task_hub: str, instance_id: str, payload: dict[str, Any], crash_at: int,
+                      console: DrillConsole) -> bool:
+    """Run the orchestration in a child process that SIGKILLs itself after `crash_at` activities.
+
+    True when the child was killed; False when the run ended before the crash point.
+    """
     console.step(f"orchestration process will be killed (SIGKILL) after {crash_at} activities")
-    proc = subprocess.run([sys.executable, "-m", "rehearsal.crash_worker", conn, TASK_HUB, instance_id,
+    proc = subprocess.run([sys.executable, "-m", "rehearsal.crash_worker", conn, task_hub, instance_id,
                            json.dumps(payload), str(crash_at)], cwd=ROOT, check=False, capture_output=True,
                           text=True)
     if proc.returncode not in (0, -9):
         raise RuntimeError(f"crash worker failed ({proc.returncode}): {proc.stderr[-1500:]}")
-    console.step("killed; resuming from the history in Azurite" if proc.returncode == -9
+    killed = proc.returncode == -9
+    console.step("killed; resuming from the history in Azurite" if killed
                  else "the run finished before the crash point")
+    return killed
 
 
 def run_drill_command(args: Any) -> int:

@@ -16,10 +16,6 @@ from failover.config import FailoverConfig, parse_config
 from failover.domain import Artifact, ArtifactKind
 from failover.services import reset_services, services
 
-PAIR = "drill"
-PRIMARY = "primary-eastus"
-SECONDARY = "secondary-westus"
-
 
 @dataclass(frozen=True)
 class DrillOptions:
@@ -35,6 +31,11 @@ class DrillOptions:
     chunk_size: int = 25
     concurrency: int = 8
     require_approval: bool = False
+    on_approval_timeout: str = "abort"
+    unready_secondary: bool = False  # rehearse a secondary whose mapped computes are missing
+    pair: str = "drill"
+    primary: str = "primary-eastus"
+    secondary: str = "secondary-westus"
 
 
 def drill_config(options: DrillOptions) -> dict[str, Any]:
@@ -44,13 +45,13 @@ def drill_config(options: DrillOptions) -> dict[str, Any]:
                 "backend": "simulated"}
 
     return {"pairs": [{
-        "name": PAIR,
-        "primary": hub(PRIMARY, "eastus", "mlw-drill-eus"),
-        "secondary": hub(SECONDARY, "westus", "mlw-drill-wus"),
+        "name": options.pair,
+        "primary": hub(options.primary, "eastus", f"mlw-{options.pair}-eus"),
+        "secondary": hub(options.secondary, "westus", f"mlw-{options.pair}-wus"),
         "mode": options.mode,
         "compute_map": {c: f"{c}-dr" for c in COMPUTES},
         "policy": {"probe_failure_threshold": 3, "approval_timeout_minutes": 30,
-                   "on_approval_timeout": "abort", "chunk_size": options.chunk_size,
+                   "on_approval_timeout": options.on_approval_timeout, "chunk_size": options.chunk_size,
                    "max_concurrency": options.concurrency},
     }]}
 
@@ -65,11 +66,13 @@ def predeploy(secondary: SimulatedHub, artifacts: list[Artifact], mode: str) -> 
 
 @dataclass
 class Scenario:
+    pair: str
     config: FailoverConfig
     primary: SimulatedHub
     secondary: SimulatedHub
     catalog_taken: dict[str, Any]
     secondary_writes_before: int = 0  # what pre-deployment wrote, before the outage
+    generation_before: int = 0
 
 
 def prepare(options: DrillOptions, connection_string: str) -> Scenario:
@@ -79,13 +82,14 @@ def prepare(options: DrillOptions, connection_string: str) -> Scenario:
     os.environ[app_settings.DR_STORAGE_CONNECTION] = connection_string
     reset_services()
     config = parse_config(config_json, "drill configuration")
-    primary = SimulatedHub(PRIMARY, connection_string)
-    secondary = SimulatedHub(SECONDARY, connection_string)
+    primary = SimulatedHub(options.primary, connection_string)
+    secondary = SimulatedHub(options.secondary, connection_string)
     _, artifacts = primary.seed(jobs=options.jobs, artifacts=options.artifacts, seed=options.seed)
-    secondary.set_computes([f"{c}-dr" for c in COMPUTES])
+    secondary.set_computes([] if options.unready_secondary else [f"{c}-dr" for c in COMPUTES])
     predeploy(secondary, artifacts, options.mode)
     svc = services()
-    svc.pointers.ensure(PAIR, PRIMARY, SECONDARY)
-    report = sync_catalog(config, PAIR, lambda ref: hub_client_for(ref, connection_string=connection_string),
+    pointer = svc.pointers.ensure(options.pair, options.primary, options.secondary)
+    report = sync_catalog(config, options.pair, lambda ref: hub_client_for(ref, connection_string=connection_string),
                           svc.catalog)
-    return Scenario(config, primary, secondary, report.to_dict(), secondary.write_count)
+    return Scenario(options.pair, config, primary, secondary, report.to_dict(), secondary.write_count,
+                    pointer.generation)

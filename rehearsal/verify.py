@@ -8,13 +8,13 @@ from typing import Any
 from failover.domain import TAG_SOURCE_JOB, ArtifactKind
 from failover.recovery import interrupted_jobs
 from failover.services import services
-from rehearsal.scenario import PAIR, Scenario
+from rehearsal.scenario import Scenario
 
 
 def verify(scenario: Scenario, report: dict[str, Any]) -> dict[str, Any]:
     svc = services()
-    pair = scenario.config.pair(PAIR)
-    pointer = svc.pointers.read(PAIR)
+    pair = scenario.config.pair(scenario.pair)
+    pointer = svc.pointers.read(scenario.pair)
     snapshot = svc.catalog.read(pair.primary.name)
     assert snapshot is not None
     writes_expected = report.get("outcome") is not None and not report.get("dry_run")
@@ -33,7 +33,7 @@ def verify(scenario: Scenario, report: dict[str, Any]) -> dict[str, Any]:
                if present.get((a.kind, a.name, a.version)) != a.content_hash]
 
     flipped = report.get("outcome") in ("succeeded", "failed") and not (report.get("dry_run") or report.get("drill"))
-    before = report["pointer"]["generation_before"]
+    before = (report.get("pointer") or {}).get("generation_before", scenario.generation_before)
     expected_active = pair.secondary.name if flipped else pair.primary.name
     expected_generation = before + 1 if flipped else before
     pointer_ok = pointer.active == expected_active and pointer.generation == expected_generation
