@@ -37,7 +37,7 @@ def build_app() -> Any:
         return value * 2
 
     @app.orchestration_trigger(context_name="context")
-    def bench_fan_out(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    def bench_fan_out(context: df.DurableOrchestrationContext) -> Any:
         n = context.get_input()
         results = yield context.task_all([context.call_activity("bench_double", i) for i in range(n)])
         return sum(results)

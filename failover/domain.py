@@ -32,6 +32,13 @@ RECOVERY_ORDER: tuple[ArtifactKind, ...] = (
     ArtifactKind.CONNECTION,
 )
 
+# The same order as waves: kinds in one wave don't reference each other and are recreated
+# together; a wave starts when the one before it is done.
+RECOVERY_WAVES: tuple[tuple[ArtifactKind, ...], ...] = (
+    (ArtifactKind.ENVIRONMENT, ArtifactKind.CODE, ArtifactKind.DATA, ArtifactKind.CONNECTION),
+    (ArtifactKind.COMPONENT, ArtifactKind.MODEL),  # components name environments and code; models name data
+)
+
 # Azure ML job statuses (REFERENCE.md). Non-terminal jobs are what an outage interrupts.
 NON_TERMINAL_JOB_STATUSES: frozenset[str] = frozenset(
     {"NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running", "CancelRequested", "Finalizing"}

@@ -16,6 +16,7 @@ from typing import Any
 import azure.durable_functions as df
 from pydantic import ValidationError
 
+from failover.domain import RECOVERY_WAVES
 from failover.requests import APPROVAL_EVENT, ApprovalDecision, FailoverRequest
 from failover.run import FailoverRun
 
@@ -122,24 +123,23 @@ def _approval(context: df.DurableOrchestrationContext, run: FailoverRun,
 def _recreate_artifacts(context: df.DurableOrchestrationContext, run: FailoverRun, plan: dict[str, Any],
                         dry_run: bool) -> Generator[Any, Any, None]:
     chunk = int(plan["chunk_size"])
-    kinds = [k for k in plan["artifact_kinds"] if run.artifacts.get(k, {}).get("expected")]
-    total = sum(math.ceil(run.artifacts[k]["expected"] / chunk) for k in kinds)
+    wanted = set(plan["artifact_kinds"])
+    waves = [[k.value for k in wave if k.value in wanted and run.artifacts[k.value]["expected"]]
+             for wave in RECOVERY_WAVES]
+    total = sum(math.ceil(run.artifacts[k]["expected"] / chunk) for wave in waves for k in wave)
     context.set_custom_status(run.enter("recreate_artifacts", total))
-    for kind in kinds:  # dependency order: a component needs its environment and code first
-        count = run.artifacts[kind]["expected"]
-        indexes = range(math.ceil(count / chunk))
+    for wave in waves:  # dependency order: a component needs its environment and code first
+        work = [(kind, i, min(chunk, run.artifacts[kind]["expected"] - i * chunk))
+                for kind in wave for i in range(math.ceil(run.artifacts[kind]["expected"] / chunk))]
         tasks = [context.call_activity_with_retry("recreate_artifacts", ACTIVITY_RETRY, {
-            **_scope(run), "kind": kind, "chunk": i, "dry_run": dry_run}) for i in indexes]
-        try:
-            results = yield context.task_all(tasks)
-        except Exception as exc:  # a whole chunk failed after retries: count its items as failed
-            results = [t.result if t.is_completed and not isinstance(t.result, Exception) else None for t in tasks]
-            for i, result in zip(indexes, results, strict=True):
-                if result is None:
-                    run.fail_artifact_chunk(kind, min(chunk, count - i * chunk), f"chunk {i}: {exc}")
-            results = [r for r in results if r is not None]
-        for result in results:
-            run.take_artifact_chunk(kind, result)
+            **_scope(run), "kind": kind, "chunk": i, "dry_run": dry_run}) for kind, i, _ in work]
+        if not tasks:
+            continue
+        for (kind, i, size), result, error in (yield from _each(context, tasks, work)):
+            if error is None:
+                run.take_artifact_chunk(kind, result)
+            else:
+                run.fail_artifact_chunk(kind, size, f"chunk {i}: {error}")
         context.set_custom_status(run.status())
 
 
@@ -147,24 +147,40 @@ def _resubmit_jobs(context: df.DurableOrchestrationContext, run: FailoverRun, pl
                    generation: int, dry_run: bool) -> Generator[Any, Any, None]:
     chunk = int(plan["chunk_size"])
     count = run.jobs["interrupted"]
-    indexes = range(math.ceil(count / chunk))
-    context.set_custom_status(run.enter("resubmit_jobs", len(indexes)))
-    if not indexes:
+    work = [(i, min(chunk, count - i * chunk)) for i in range(math.ceil(count / chunk))]
+    context.set_custom_status(run.enter("resubmit_jobs", len(work)))
+    if not work:
         return
     tasks = [context.call_activity_with_retry("resubmit_jobs", ACTIVITY_RETRY, {
         **_scope(run), "chunk": i, "generation": generation, "dry_run": dry_run,
-        "primary_reachable": plan["primary_reachable"]}) for i in indexes]
+        "primary_reachable": plan["primary_reachable"]}) for i, _ in work]
+    for (i, size), result, error in (yield from _each(context, tasks, work)):
+        if error is None:
+            run.take_job_chunk(result)
+        else:
+            run.fail_job_chunk(size, f"chunk {i}: {error}")
+    context.set_custom_status(run.status())
+
+
+def _each(context: df.DurableOrchestrationContext, tasks: list[Any],
+          labels: list[Any] | None = None) -> Generator[Any, Any, list[tuple[Any, Any, str | None]]]:
+    """Wait for every task; a chunk that failed after its retries is reported, not fatal.
+
+    task_all stops at the first failure, so on failure the remaining tasks are awaited one
+    by one (in order: deterministic) to collect every result and every error.
+    """
+    labels = labels if labels is not None else list(range(len(tasks)))
     try:
         results = yield context.task_all(tasks)
-    except Exception as exc:
-        results = [t.result if t.is_completed and not isinstance(t.result, Exception) else None for t in tasks]
-        for i, result in zip(indexes, results, strict=True):
-            if result is None:
-                run.fail_job_chunk(min(chunk, count - i * chunk), f"chunk {i}: {exc}")
-        results = [r for r in results if r is not None]
-    for result in results:
-        run.take_job_chunk(result)
-    context.set_custom_status(run.status())
+        return [(label, result, None) for label, result in zip(labels, results, strict=True)]
+    except Exception:  # at least one chunk failed: collect each outcome
+        outcomes: list[tuple[Any, Any, str | None]] = []
+        for label, task in zip(labels, tasks, strict=True):
+            try:
+                outcomes.append((label, (yield task), None))
+            except Exception as exc:
+                outcomes.append((label, None, str(exc).split("\n")[0]))
+        return outcomes
 
 
 def _finish(context: df.DurableOrchestrationContext, run: FailoverRun, outcome: str,

@@ -243,7 +243,11 @@ def sim(azurite: AzuriteEndpoints) -> Iterator[SimulatedHub]:
     yield SimulatedHub(f"sim-{uuid.uuid4().hex[:8]}", azurite.connection_string)
 
 
-def test_down_is_seen_by_every_instance(sim: SimulatedHub, azurite: AzuriteEndpoints) -> None:
+def test_down_is_seen_by_every_instance(sim: SimulatedHub, azurite: AzuriteEndpoints,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from failover.adapters import simulated_hub
+
+    monkeypatch.setattr(simulated_hub, "FAULT_CONFIG_TTL_S", 0.2)
     other = SimulatedHub(sim.hub_id, azurite.connection_string)
     sim.set_faults(FaultConfig(down=True))
     with pytest.raises(HubError) as info:
@@ -251,7 +255,11 @@ def test_down_is_seen_by_every_instance(sim: SimulatedHub, azurite: AzuriteEndpo
     assert info.value.category is ErrorCategory.TRANSIENT and "unreachable" in str(info.value)
     assert other.injected_faults == {"down": 1}
     sim.clear_faults()
-    other.ping()
+    sim.ping()  # the instance that changed the faults sees the change at once
+    with pytest.raises(HubError):
+        other.ping()  # another instance keeps its cached view for at most the TTL...
+    time.sleep(0.25)
+    other.ping()  # ...then reads the new one
 
 
 def test_throttle_carries_retry_after(sim: SimulatedHub) -> None:

@@ -7,7 +7,8 @@ jobs are created "Queued" and looked up by name before creation; asset versions 
 immutable (same content -> ALREADY_PRESENT without a write, different content -> CONFLICT);
 connections never hold secret values (specs with credential-like fields are rejected).
 
-Row layout (RowKey): ``meta`` (write counter), ``faults`` (FaultConfig),
+Row layout (RowKey): ``write|<id>`` (one per write received, created in the same entity-group
+transaction as the write itself: no shared counter row to contend on), ``faults`` (FaultConfig),
 ``job|<name>``, ``asset|<kind>|<name>|<version>``, ``compute|<name>`` (one per compute target).
 Names are percent-encoded in RowKeys.
 Specs are JSON split over ``spec_0..spec_n`` string properties: a Table string property
@@ -20,12 +21,16 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import threading
+import time
+import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+import requests
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableEntity, TableServiceClient, TableTransactionError, UpdateMode
 
 from failover.adapters.hub_errors import to_hub_error
@@ -44,8 +49,12 @@ from failover.ports import ErrorCategory, HubError, SubmitResult, WriteOutcome
 DEFAULT_TABLE = "simulatedhubs"
 _CHUNK = 30_000  # characters per string property (limit 32K UTF-16 code units)
 _MAX_CHUNKS = 28  # keeps an entity under the 1 MiB limit with room for the other fields
-_META = "meta"
+_WRITE_PREFIX = "write|"
 _FAULTS = "faults"
+# A fault change reaches other instances (other processes) within this time; this instance
+# sees its own set_faults at once. Without the cache every call would cost a storage read.
+FAULT_CONFIG_TTL_S = 1.0
+_POOL_SIZE = 64  # activities x per-chunk threads share one client: keep their connections
 _BATCH = 100  # entity group transaction limit
 
 
@@ -86,12 +95,14 @@ class SimulatedHub:
 
     def __init__(self, hub_id: str, connection: str | TableServiceClient, *, table_name: str = DEFAULT_TABLE) -> None:
         self._hub_id = hub_id
-        service = (TableServiceClient.from_connection_string(connection) if isinstance(connection, str)
-                   else connection)
+        service = (TableServiceClient.from_connection_string(connection, transport=_pooled_transport())
+                   if isinstance(connection, str) else connection)
         self._table: TableClient = service.get_table_client(table_name)
         with contextlib.suppress(ResourceExistsError):  # a concurrent creator won the race: fine
             service.create_table_if_not_exists(table_name)
         self.faults = FaultInjector(hub_id)
+        self._fault_cache: tuple[float, FaultConfig] | None = None
+        self._fault_lock = threading.Lock()
         self.workspace_scope = SIMULATED_SCOPE.format(sub="00000000-0000-0000-0000-00000000s1m0", ws=hub_id)
 
     @property
@@ -111,6 +122,8 @@ class SimulatedHub:
         parsed = FaultConfig.parse(config) if isinstance(config, str) else config
         self._table.upsert_entity({"PartitionKey": self._hub_id, "RowKey": _FAULTS,
                                    "config": json.dumps(parsed.to_dict())}, mode=UpdateMode.REPLACE)
+        with self._fault_lock:
+            self._fault_cache = (time.monotonic(), parsed)
         return parsed
 
     def clear_faults(self) -> None:
@@ -121,49 +134,47 @@ class SimulatedHub:
         """Faults this instance injected, by kind (down, throttled, flaky, latency)."""
         return dict(self.faults.injected)
 
+    def _current_faults(self) -> FaultConfig:
+        with self._fault_lock:
+            cached = self._fault_cache
+        if cached is not None and time.monotonic() - cached[0] < FAULT_CONFIG_TTL_S:
+            return cached[1]
+        config = self.fault_config()
+        with self._fault_lock:
+            self._fault_cache = (time.monotonic(), config)
+        return config
+
     def _before(self, operation: str) -> None:
         try:
-            config = self.fault_config()
+            config = self._current_faults()
         except Exception as exc:  # the state store itself failing is a hub failure too
             raise to_hub_error(exc, f"{self._hub_id}: {operation}") from exc
         self.faults.apply(config, operation)
 
-    # -- write counter -----------------------------------------------------------------------
+    # -- write log ---------------------------------------------------------------------------
     @property
     def write_count(self) -> int:
         """Writes this hub received through the port (seeding and admin changes not counted)."""
-        try:
-            return int(self._table.get_entity(self._hub_id, _META)["writes"])
-        except ResourceNotFoundError:
-            return 0
+        return sum(1 for _ in self._rows(_WRITE_PREFIX, select=["RowKey"]))
 
-    def _count_write(self) -> None:
-        # Optimistic concurrency: several processes may write to the same hub at once.
-        for _ in range(50):
-            try:
-                entity = self._table.get_entity(self._hub_id, _META)
-            except ResourceNotFoundError:
-                try:
-                    self._table.create_entity({"PartitionKey": self._hub_id, "RowKey": _META, "writes": 1})
-                    return
-                except ResourceExistsError:
-                    continue
-            entity["writes"] = int(entity["writes"]) + 1
-            try:
-                self._table.update_entity(entity, mode=UpdateMode.REPLACE, etag=entity.metadata["etag"],
-                                          match_condition=MatchConditions.IfNotModified)
-                return
-            except ResourceModifiedError:
-                continue
-        raise HubError(ErrorCategory.TRANSIENT, f"{self._hub_id}: write counter contended")
+    def _create_with_write_log(self, entity: dict[str, Any], what: str) -> bool:
+        """Create ``entity`` and its write-log row atomically; False when the entity already exists."""
+        log_row = {"PartitionKey": self._hub_id, "RowKey": f"{_WRITE_PREFIX}{uuid.uuid4().hex}", "what": what}
+        try:
+            self._table.submit_transaction([("create", entity), ("create", log_row)])
+        except TableTransactionError as exc:
+            if "EntityAlreadyExists" in str(getattr(exc, "error_code", "")) or "already exists" in str(exc):
+                return False
+            raise
+        return True
 
     # -- storage helpers -----------------------------------------------------------------------
-    def _rows(self, prefix: str) -> Iterator[TableEntity]:
+    def _rows(self, prefix: str, select: list[str] | None = None) -> Iterator[TableEntity]:
         # RowKey range scan: "|" (0x7C) is followed by "}" (0x7D).
         upper = prefix[:-1] + "}"
         yield from self._table.query_entities(
             "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
-            parameters={"pk": self._hub_id, "lo": prefix, "hi": upper},
+            parameters={"pk": self._hub_id, "lo": prefix, "hi": upper}, select=select,
         )
 
     def _get_row(self, row_key: str) -> dict[str, Any] | None:
@@ -198,14 +209,10 @@ class SimulatedHub:
     def submit_job(self, source: JobRecord, *, new_name: str, compute: str | None,
                    tags: dict[str, str]) -> SubmitResult:
         with self._call("submit_job"):
-            if self._get_row(_job_key(new_name)) is not None:
-                return SubmitResult(new_name, WriteOutcome.ALREADY_PRESENT)
             job = self._resubmission(source, new_name, compute, tags)
-            try:
-                self._table.create_entity(self._job_entity(job))
-            except ResourceExistsError:  # a concurrent submitter created it first
+            # Create-if-absent in one round trip: the name is the idempotency key.
+            if not self._create_with_write_log(self._job_entity(job), _job_key(new_name)):
                 return SubmitResult(new_name, WriteOutcome.ALREADY_PRESENT)
-            self._count_write()
         return SubmitResult(new_name, WriteOutcome.CREATED)
 
     def _resubmission(self, source: JobRecord, new_name: str, compute: str | None,
@@ -271,20 +278,13 @@ class SimulatedHub:
 
     def _put(self, artifact: Artifact) -> WriteOutcome:
         key = _asset_key(artifact.kind, artifact.name, artifact.version)
-        for _ in range(2):
-            existing = self._get_row(key)
-            if existing is not None:
-                if existing["content_hash"] == artifact.content_hash:
-                    return WriteOutcome.ALREADY_PRESENT
-                raise HubError(ErrorCategory.CONFLICT,
-                               f"{self._hub_id}: {artifact.key} exists with different content")
-            try:
-                self._table.create_entity(self._artifact_entity(artifact))
-            except ResourceExistsError:
-                continue  # created concurrently: compare with what won
-            self._count_write()
+        # Create first (one round trip when absent); on a clash, compare with what is there.
+        if self._create_with_write_log(self._artifact_entity(artifact), key):
             return WriteOutcome.CREATED
-        raise HubError(ErrorCategory.TRANSIENT, f"{self._hub_id}: {artifact.key} contended")
+        existing = self._get_row(key)
+        if existing is not None and existing["content_hash"] == artifact.content_hash:
+            return WriteOutcome.ALREADY_PRESENT
+        raise HubError(ErrorCategory.CONFLICT, f"{self._hub_id}: {artifact.key} exists with different content")
 
     def list_connections(self) -> list[Artifact]:
         return self.list_assets(ArtifactKind.CONNECTION)
@@ -364,6 +364,14 @@ class SimulatedHub:
         for start in range(0, len(keys), _BATCH):
             self._table.submit_transaction(
                 [("delete", {"PartitionKey": self._hub_id, "RowKey": k}) for k in keys[start:start + _BATCH]])
+
+
+def _pooled_transport() -> RequestsTransport:
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=_POOL_SIZE)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return RequestsTransport(session=session, session_owner=True)
 
 
 class _Call:
