@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from failover import settings as app_settings
 from failover.adapters.hub_factory import hub_client_for
 from failover.adapters.storage import blob_service, table_service
+from failover.alert_deliveries import AlertDeliveries
 from failover.audit import AuditLog
 from failover.catalog import CatalogSnapshot, CatalogStore
 from failover.config import FailoverConfig, load_config
 from failover.journal import RecoveryJournal
+from failover.pair_state import PairStateStore
 from failover.pointer import PointerStore
 from failover.ports import HubClient
 
@@ -32,6 +34,8 @@ class Services:
     catalog: CatalogStore
     audit: AuditLog
     journal: RecoveryJournal
+    pair_state: PairStateStore
+    alerts: AlertDeliveries
     _hubs: dict[str, HubClient] = field(default_factory=dict)
     _snapshots: OrderedDict[tuple[str, str], CatalogSnapshot] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -73,7 +77,9 @@ def services(env: Mapping[str, str] | None = None) -> Services:
             tables, blobs = table_service(settings), blob_service(settings)
             built = Services(settings=settings, config=load_config(env), pointers=PointerStore.from_service(tables),
                              catalog=CatalogStore.from_service(blobs), audit=AuditLog.from_service(tables),
-                             journal=RecoveryJournal.from_service(tables))
+                             journal=RecoveryJournal.from_service(tables),
+                             pair_state=PairStateStore.from_service(tables),
+                             alerts=AlertDeliveries.from_service(tables))
             _built[key] = built
         return built
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from failover.adapters.simulated_fault import FaultConfig
-from failover.health import ProbeStreak, decide_failover
+from failover.health import decide_failover
+from failover.pair_state import HubStreak
 from failover.ports import HubClient, HubError
 from failover.requests import FailoverRequest, Trigger
 from rehearsal.console import DrillConsole
@@ -43,10 +44,10 @@ def _answers(hub: HubClient) -> bool:
 def detect(scenario: Scenario, clock: SkippingClock, console: DrillConsole) -> Any:
     """Probe both hubs on the (skipped) schedule until the decision says fail over."""
     pair = scenario.config.pair(scenario.pair)
-    primary, secondary = ProbeStreak(), ProbeStreak()
+    primary, secondary = HubStreak(), HubStreak()
     for _ in range(pair.policy.probe_failure_threshold + 5):
-        primary = primary.after(_answers(scenario.primary))
-        secondary = secondary.after(_answers(scenario.secondary))
+        primary = primary.after(_answers(scenario.primary), clock.now())
+        secondary = secondary.after(_answers(scenario.secondary), clock.now())
         decision = decide_failover(primary=primary, secondary=secondary,
                                    threshold=pair.policy.probe_failure_threshold, auto_failover=pair.auto_failover,
                                    failover_running=False, cooldown_until=None, now=clock.now())

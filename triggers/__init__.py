@@ -2,6 +2,8 @@
 
 import azure.durable_functions as df
 
+from triggers.alerts import bp as alerts
 from triggers.catalog_sync import bp as catalog_sync
+from triggers.health_probe import bp as health_probe
 
-BLUEPRINTS: list[df.Blueprint] = [catalog_sync]
+BLUEPRINTS: list[df.Blueprint] = [catalog_sync, health_probe, alerts]
