@@ -82,12 +82,13 @@ def prepare(options: DrillOptions, connection_string: str) -> Scenario:
     os.environ[app_settings.DR_STORAGE_CONNECTION] = connection_string
     reset_services()
     config = parse_config(config_json, "drill configuration")
-    primary = SimulatedHub(options.primary, connection_string)
-    secondary = SimulatedHub(options.secondary, connection_string)
+    svc = services()
+    # The same instances the activities use: a fault set here is seen by them at once.
+    primary, secondary = svc.hub(options.primary), svc.hub(options.secondary)
+    assert isinstance(primary, SimulatedHub) and isinstance(secondary, SimulatedHub)
     _, artifacts = primary.seed(jobs=options.jobs, artifacts=options.artifacts, seed=options.seed)
     secondary.set_computes([] if options.unready_secondary else [f"{c}-dr" for c in COMPUTES])
     predeploy(secondary, artifacts, options.mode)
-    svc = services()
     pointer = svc.pointers.ensure(options.pair, options.primary, options.secondary)
     report = sync_catalog(config, options.pair, lambda ref: hub_client_for(ref, connection_string=connection_string),
                           svc.catalog)

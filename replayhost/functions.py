@@ -30,8 +30,18 @@ class FunctionTable:
     activities: dict[str, Activity]
 
 
-# DFApp.get_functions() builds the function list once per app object (REFERENCE.md): cache it.
+# DFApp.get_functions() works once per app object (a second call raises): every caller in
+# this process (host, local server, tests) goes through this cache.
+_functions: dict[int, tuple[df.DFApp, list[Any]]] = {}
 _tables: dict[int, tuple[df.DFApp, FunctionTable]] = {}
+
+
+def registered_functions(app: df.DFApp) -> list[Any]:
+    cached = _functions.get(id(app))
+    if cached is None or cached[0] is not app:
+        cached = (app, list(app.get_functions()))
+        _functions[id(app)] = cached
+    return cached[1]
 
 
 def function_table(app: df.DFApp) -> FunctionTable:
@@ -40,7 +50,7 @@ def function_table(app: df.DFApp) -> FunctionTable:
         return cached[1]
     orchestrators: dict[str, OrchestratorHandle] = {}
     activities: dict[str, Activity] = {}
-    for fn in app.get_functions():
+    for fn in registered_functions(app):
         trigger = fn.get_trigger()
         if trigger is None:
             continue

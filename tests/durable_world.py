@@ -1,0 +1,94 @@
+"""A local world for trigger tests: Azurite + simulated hubs + replay host + the Durable HTTP API.
+
+The triggers run through their real decorated entry points (from function_app), with the
+SDK's own DurableOrchestrationClient bound to the replay host, as the Functions host would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from azure.durable_functions.models.utils import http_utils
+
+from rehearsal.scenario import DrillOptions, Scenario, prepare
+from replayhost.azurite import AzuriteEndpoints
+from replayhost.clock import SkippingClock
+from replayhost.engine import Delivery, ReplayHost
+from replayhost.functions import registered_functions
+from replayhost.management_api import ManagementApi
+from replayhost.store import AzureStorageStore
+
+T = TypeVar("T")
+
+
+def entry_point(name: str) -> Callable[..., Any]:
+    from function_app import app
+
+    for fn in registered_functions(app):
+        if fn.get_function_name() == name:
+            return fn.get_user_function()
+    raise LookupError(name)
+
+
+def run(step: Callable[[], Awaitable[T]]) -> T:
+    """asyncio.run, closing the SDK's module-global aiohttp session inside the same loop."""
+    async def main() -> T:
+        try:
+            return await step()
+        finally:
+            await http_utils._close_session()
+
+    return asyncio.run(main())
+
+
+def forget_sdk_session() -> None:
+    """Drop the SDK's global aiohttp session after calls from several event loops (threads).
+
+    Its loops are closed by then, so it can't be closed properly; the next call makes a new one.
+    """
+    http_utils._client_session = None
+
+
+@dataclass
+class World:
+    scenario: Scenario
+    options: DrillOptions
+    host: ReplayHost
+    api: ManagementApi
+
+    @property
+    def binding(self) -> str:
+        return self.api.client_binding()
+
+    def instances(self) -> list[Any]:
+        return [s for s in self.host.list_instances() if s.name == "failover"]
+
+
+def world_options(**overrides: Any) -> DrillOptions:
+    tag = uuid.uuid4().hex[:8]
+    base = DrillOptions(jobs=6, artifacts=12, seed=5, chunk_size=6, pair=f"w{tag}", primary=f"pri{tag}",
+                        secondary=f"sec{tag}")
+    return replace(base, **overrides)
+
+
+@contextmanager
+def durable_world(azurite: AzuriteEndpoints, **overrides: Any) -> Iterator[World]:
+    options = world_options(**overrides)
+    scenario = prepare(options, azurite.connection_string)
+    from function_app import app
+
+    host = ReplayHost(app, store=AzureStorageStore(azurite.connection_string, f"w{options.pair}"),
+                      clock=SkippingClock(), delivery=Delivery(coalesce_ms=10))
+    host.start_background()
+    api = ManagementApi(host)
+    api.start()
+    try:
+        yield World(scenario, options, host, api)
+    finally:
+        api.stop()
+        host.stop()

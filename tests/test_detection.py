@@ -1,0 +1,246 @@
+"""Detection: probe hysteresis, alert webhook, guards (running, cooldown, acknowledge), alert storms."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import azure.functions as func
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from failover.health import decide_failover
+from failover.pair_state import HubStreak
+from failover.services import services
+from replayhost.azurite import AzuriteEndpoints
+from tests.durable_world import World, durable_world, entry_point, forget_sdk_session, run
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def alert_body(world: World, *, condition: str = "Fired", alert_id: str | None = None,
+               target: str | None = None) -> dict[str, Any]:
+    pair = world.scenario.config.pair(world.scenario.pair)
+    return {"schemaId": "azureMonitorCommonAlertSchema", "data": {"essentials": {
+        "alertId": alert_id or f"/subscriptions/x/providers/Microsoft.AlertsManagement/alerts/{uuid.uuid4()}",
+        "alertRule": "ml-workspace-unavailable", "severity": "Sev1", "signalType": "Activity Log",
+        "monitorCondition": condition, "monitoringService": "Resource Health",
+        "alertTargetIDs": [target or pair.primary.arm_id.lower()], "firedDateTime": "2030-01-01T00:00:00Z",
+        "description": "workspace unavailable"}, "alertContext": {}}}
+
+
+def post_alert(world: World, body: Any, *, close_session: bool = True) -> func.HttpResponse:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = func.HttpRequest("POST", "http://localhost/api/alerts", body=raw, headers={})
+    alerts = entry_point("alerts")
+    if close_session:
+        return run(lambda: alerts(req=request, client=world.binding))
+    # Concurrent callers on several threads: the SDK's one aiohttp session must outlive each call.
+    return asyncio.run(alerts(req=request, client=world.binding))
+
+
+def probe(world: World, at: datetime) -> list[dict[str, Any]]:
+    from azure.durable_functions import DurableOrchestrationClient
+
+    from triggers.health_probe import probe_all
+
+    return run(lambda: probe_all(DurableOrchestrationClient(world.binding), now=at))
+
+
+def wait_done(world: World, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(s.runtime_status.is_terminal for s in world.instances()):
+            return
+        time.sleep(0.05)
+    raise TimeoutError("failover still running")
+
+
+# -- the decision itself (pure) --------------------------------------------------------------
+
+@given(st.lists(st.booleans(), min_size=1, max_size=60), st.integers(min_value=1, max_value=6))
+def test_no_start_unless_threshold_consecutive_failures(results: list[bool], threshold: int) -> None:
+    streak, standby = HubStreak(), HubStreak().after(True, NOW)
+    for i, ok in enumerate(results):
+        streak = streak.after(ok, NOW + timedelta(seconds=30 * i))
+        decision = decide_failover(primary=streak, secondary=standby, threshold=threshold, auto_failover=True,
+                                   failover_running=False, cooldown_until=None, now=NOW)
+        run_of_failures = 0
+        for earlier in reversed(results[: i + 1]):
+            if earlier:
+                break
+            run_of_failures += 1
+        assert decision.start == (run_of_failures >= threshold)
+
+
+def test_every_guard_says_why() -> None:
+    down = HubStreak(failures=5)
+    up = HubStreak(successes=1)
+    base = {"primary": down, "secondary": up, "threshold": 3, "auto_failover": True, "failover_running": False,
+            "cooldown_until": None, "now": NOW}
+    assert decide_failover(**base).start
+    assert "standby" in decide_failover(**{**base, "secondary": HubStreak(failures=1)}).why
+    assert "auto-failover is off" in decide_failover(**{**base, "auto_failover": False}).why
+    assert "already running" in decide_failover(**{**base, "failover_running": True}).why
+    assert "cooldown" in decide_failover(**{**base, "cooldown_until": NOW + timedelta(minutes=1)}).why
+
+
+# -- the probe timer, end to end ---------------------------------------------------------------
+
+def test_flapping_probes_never_fail_over_then_a_real_outage_does(azurite: AzuriteEndpoints) -> None:
+    with durable_world(azurite) as world:
+        primary = world.scenario.primary
+        at = NOW
+        # down, down, up, down, down, up ...: never 3 in a row (threshold 3)
+        for flap in [True, True, False] * 4:
+            primary.set_faults("down=1" if flap else "")
+            results = probe(world, at)
+            at += timedelta(seconds=30)
+            assert not results[0]["started"], results
+        assert world.instances() == []
+        state = services().pair_state.read(world.scenario.pair)
+        assert "threshold 3" in state.last_decision["why"]
+
+        primary.set_faults("down=1")
+        started = [probe(world, at + timedelta(seconds=30 * i))[0]["started"] for i in range(3)]
+        assert started == [False, False, True]
+        wait_done(world)
+        [instance] = world.instances()
+        assert instance.output["outcome"] == "succeeded"
+        assert instance.output["trigger"] == "timer"
+        assert instance.output["timeline"]["outage_at"] is not None
+
+
+def test_unhealthy_standby_blocks_failover(azurite: AzuriteEndpoints) -> None:
+    with durable_world(azurite) as world:
+        world.scenario.primary.set_faults("down=1")
+        world.scenario.secondary.set_faults("down=1")
+        for i in range(5):
+            assert not probe(world, NOW + timedelta(seconds=30 * i))[0]["started"]
+        assert world.instances() == []
+        assert "standby" in services().pair_state.read(world.scenario.pair).last_decision["why"]
+
+
+# -- the alert webhook -------------------------------------------------------------------------
+
+def test_fired_alert_starts_and_cooldown_holds_until_acknowledged(azurite: AzuriteEndpoints) -> None:
+    with durable_world(azurite) as world:
+        world.scenario.primary.set_faults("down=1")
+        first = post_alert(world, alert_body(world))
+        assert first.status_code == 202, first.get_body()
+        wait_done(world)
+        state = services().pair_state.read(world.scenario.pair)
+        assert state.cooldown_until is not None and state.last_failover["outcome"] == "succeeded"
+
+        again = post_alert(world, alert_body(world))  # a new alert (new id) during the cooldown
+        assert again.status_code == 200
+        assert json.loads(again.get_body())["status"] == "not_started"
+        assert "cooldown" in json.loads(again.get_body())["why"]
+
+        services().pair_state.acknowledge(world.scenario.pair, "oncall@example.com", datetime.now(UTC))
+        after_ack = post_alert(world, alert_body(world))
+        assert after_ack.status_code == 202
+        wait_done(world)
+
+
+def test_redelivered_alert_is_answered_200_and_changes_nothing(azurite: AzuriteEndpoints) -> None:
+    with durable_world(azurite, mode="hot-cold") as world:  # hot-cold: the first run waits for approval
+        body = alert_body(world, alert_id="alert-1")
+        assert post_alert(world, body).status_code == 202
+        for _ in range(3):
+            redelivery = post_alert(world, body)
+            assert redelivery.status_code == 200
+            assert json.loads(redelivery.get_body())["status"] == "duplicate"
+        resolved = post_alert(world, alert_body(world, alert_id="alert-1", condition="Resolved"))
+        assert json.loads(resolved.get_body())["status"] == "recorded"
+        assert len(world.instances()) == 1
+
+
+def test_alert_storm_of_1000_concurrent_deliveries_starts_one_orchestration(azurite: AzuriteEndpoints) -> None:
+    with durable_world(azurite, mode="hot-cold") as world:
+        body = alert_body(world, alert_id=f"storm-{uuid.uuid4()}")
+        began = time.perf_counter()
+        with ThreadPoolExecutor(32) as pool:
+            codes = list(pool.map(lambda _: post_alert(world, body, close_session=False).status_code, range(1000)))
+        elapsed = time.perf_counter() - began
+        forget_sdk_session()
+        print(f"\nalert storm: 1000 deliveries in {elapsed:.1f} s, {codes.count(202)} started, "
+              f"{codes.count(200)} duplicates, {len(world.instances())} orchestration(s)")
+        assert codes.count(202) == 1 and codes.count(200) == 999
+        assert len(world.instances()) == 1
+
+
+def test_auto_failover_off_records_the_alert_only(azurite: AzuriteEndpoints) -> None:
+    with durable_world(azurite) as world:
+        from rehearsal import scenario as scenario_module
+
+        pair = world.scenario.config.pair(world.scenario.pair)
+        config = json.loads(json.dumps(scenario_module.drill_config(world.options)))
+        config["pairs"][0]["auto_failover"] = False
+        import os
+
+        from failover import settings as app_settings
+        from failover.services import reset_services
+
+        os.environ[app_settings.FAILOVER_CONFIG] = json.dumps(config)
+        reset_services()
+        response = post_alert(world, alert_body(world))
+        assert response.status_code == 200
+        assert "auto-failover is off" in json.loads(response.get_body())["why"]
+        assert world.instances() == [] and pair.name == world.scenario.pair
+
+
+def test_unknown_target_is_4xx_and_audited(azurite: AzuriteEndpoints) -> None:
+    with durable_world(azurite) as world:
+        response = post_alert(world, alert_body(world, target="/subscriptions/nope/resourcegroups/x/providers/y/z"))
+        assert response.status_code == 404
+        records = services().audit.list("unmapped", "alert_unmapped")
+        assert records and records[-1].outcome == "rejected"
+        assert world.instances() == []
+
+
+@pytest.mark.parametrize(("payload", "status", "names"), [
+    (b"not json", 400, "not JSON"),
+    (b"[1, 2]", 400, "JSON object"),
+    (json.dumps({"schemaId": "Microsoft.Insights/activityLogs", "data": {}}).encode(), 422, "schemaId"),
+    (json.dumps({"schemaId": "azureMonitorCommonAlertSchema", "data": {"essentials": {}}}).encode(), 422,
+     "data.essentials.alertId"),
+])
+def test_malformed_alerts_are_4xx_naming_the_problem(azurite: AzuriteEndpoints, payload: bytes, status: int,
+                                                     names: str) -> None:
+    with durable_world(azurite) as world:
+        response = post_alert(world, payload)
+        assert response.status_code == status
+        assert names in json.loads(response.get_body())["error"]
+        assert world.instances() == []
+
+
+def test_generated_bad_alerts_never_start_anything(azurite: AzuriteEndpoints) -> None:
+    with durable_world(azurite) as world:
+        pointer_before = services().pointers.read(world.scenario.pair)
+        valid = alert_body(world)
+
+        @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(st.one_of(
+            st.binary(max_size=200),
+            st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                     max_size=4), max_leaves=12),
+            st.sampled_from(["alertId", "severity", "monitorCondition", "firedDateTime", "alertRule"]).flatmap(
+                lambda key: st.one_of(st.none(), st.booleans(), st.lists(st.integers(), max_size=3)).map(
+                    lambda bad: {**valid, "data": {**valid["data"], "essentials": {
+                        **valid["data"]["essentials"], key: bad}}})),
+        ))
+        def check(payload: Any) -> None:
+            response = post_alert(world, payload)
+            assert 400 <= response.status_code < 500, (payload, response.get_body())
+
+        check()
+        assert world.instances() == []
+        assert services().pointers.read(world.scenario.pair) == pointer_before
