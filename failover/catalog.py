@@ -349,12 +349,14 @@ class PairSync:
 
 
 def sync_all(config: FailoverConfig, hub_factory: HubFactory, store: CatalogStore,
-             now: datetime | None = None) -> list[PairSync]:
-    """Sync every pair; one pair's failure doesn't stop the others."""
+             now: datetime | None = None, active_hub: Callable[[str], str] | None = None) -> list[PairSync]:
+    """Sync every pair's active hub (per the pointer: after a failover, the secondary, so a
+    failback has a catalog too); one pair's failure doesn't stop the others."""
     results = []
     for pair in config.pairs:
         try:
-            results.append(PairSync(pair.name, sync_catalog(config, pair.name, hub_factory, store, now), None))
+            hub = active_hub(pair.name) if active_hub else None
+            results.append(PairSync(pair.name, sync_catalog(config, pair.name, hub_factory, store, now, hub), None))
         except Exception as exc:
             log.debug("catalog sync of %s failed", pair.name, exc_info=True)
             results.append(PairSync(pair.name, None, f"{type(exc).__name__}: {exc}".splitlines()[0]))

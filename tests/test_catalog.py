@@ -266,3 +266,20 @@ def test_timer_trigger_binding_and_run(azurite: AzuriteEndpoints, unique_name: s
     snap = store.read(healthy.hub_id)
     assert snap is not None and len(snap.jobs) == len([j for j in healthy.list_jobs()
                                                        if j.status in NON_TERMINAL_JOB_STATUSES])
+
+
+def test_sync_follows_the_pointer_to_the_active_hub(azurite: AzuriteEndpoints, unique_name: str) -> None:
+    """After a failover the secondary is the active hub: its catalog is what a failback needs."""
+    primary = SimulatedHub(f"pri-{unique_name}", azurite.connection_string)
+    secondary = SimulatedHub(f"sec-{unique_name}", azurite.connection_string)
+    secondary.seed(jobs=3, artifacts=6, seed=4)
+    config = FailoverConfig.model_validate({"pairs": [{
+        "name": "ml", "mode": "hot-warm", "primary": hub_json(primary.hub_id),
+        "secondary": hub_json(secondary.hub_id)}]})
+    store = CatalogStore(ContainerClient.from_connection_string(azurite.connection_string, "drcatalog"))
+    factory = lambda ref: SimulatedHub(ref.name, azurite.connection_string)  # noqa: E731
+    [result] = sync_all(config, factory, store, active_hub=lambda _pair: secondary.hub_id)
+    assert result.error is None and result.report is not None and result.report.hub == secondary.hub_id
+    assert store.read(primary.hub_id) is None
+    snap = store.read(secondary.hub_id)
+    assert snap is not None and sum(len(v) for v in snap.artifacts.values()) == 6

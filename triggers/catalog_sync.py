@@ -7,10 +7,8 @@ import logging
 import azure.durable_functions as df
 import azure.functions as func
 
-from failover.adapters.hub_factory import hub_client_for
-from failover.catalog import CatalogStore, sync_all
-from failover.config import load_config
-from failover.settings import Settings
+from failover.catalog import sync_all
+from failover.services import services
 
 log = logging.getLogger(__name__)
 bp = df.Blueprint()
@@ -20,10 +18,13 @@ bp = df.Blueprint()
 def catalog_sync(timer: func.TimerRequest) -> None:
     if timer.past_due:
         log.warning("catalog sync is running late")
-    settings = Settings.from_env()
-    # Simulated hubs keep their state in the DR storage account (drills); real ones use MLClient.
-    results = sync_all(load_config(), lambda hub: hub_client_for(hub, connection_string=settings.dr_storage_connection),
-                       CatalogStore.from_settings(settings))
+    svc = services()
+
+    def active(pair: str) -> str:
+        config = svc.config.pair(pair)
+        return svc.pointers.ensure(pair, config.primary.name, config.secondary.name).active
+
+    results = sync_all(svc.config, lambda hub: svc.hub(hub.name), svc.catalog, active_hub=active)
     for result in results:
         if result.report is not None:
             log.info(result.report.summary())
