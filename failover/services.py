@@ -10,6 +10,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from failover import settings as app_settings
 from failover.adapters.hub_factory import hub_client_for
@@ -39,6 +40,7 @@ class Services:
     _hubs: dict[str, HubClient] = field(default_factory=dict)
     _snapshots: OrderedDict[tuple[str, str], CatalogSnapshot] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _logs: Any | None = None
 
     def hub(self, name: str) -> HubClient:
         with self._lock:
@@ -47,6 +49,18 @@ class Services:
                 client = hub_client_for(self.config.hub(name), connection_string=self.settings.dr_storage_connection)
                 self._hubs[name] = client
             return client
+
+    def logs_client(self) -> Any | None:
+        """A LogsQueryClient (managed identity) when some pair probes Log Analytics, else None."""
+        if not any(p.policy.log_query for p in self.config.pairs):
+            return None
+        with self._lock:
+            if self._logs is None:
+                from azure.identity import DefaultAzureCredential
+                from azure.monitor.query import LogsQueryClient
+
+                self._logs = LogsQueryClient(DefaultAzureCredential())
+            return self._logs
 
     def snapshot(self, hub: str, name: str) -> CatalogSnapshot:
         """A named snapshot: immutable once written, so safe to cache for the process's life."""

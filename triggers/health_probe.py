@@ -36,6 +36,7 @@ async def probe_all(client: df.DurableOrchestrationClient, now: datetime | None 
                     logs: Any | None = None) -> list[dict[str, Any]]:
     svc = services()
     now = now or datetime.now(UTC)
+    logs = logs if logs is not None else svc.logs_client()
     return [await probe_and_decide(client, pair, now, logs) for pair in svc.config.pairs]
 
 
