@@ -7,10 +7,11 @@ jobs are created "Queued" and looked up by name before creation; asset versions 
 immutable (same content -> ALREADY_PRESENT without a write, different content -> CONFLICT);
 connections never hold secret values (specs with credential-like fields are rejected).
 
-Row layout (RowKey): ``write|<id>`` (one per write received, created in the same entity-group
-transaction as the write itself: no shared counter row to contend on), ``faults`` (FaultConfig),
+Row layout (RowKey): ``faults`` (FaultConfig),
 ``job|<name>``, ``asset|<kind>|<name>|<version>``, ``compute|<name>`` (one per compute target).
-Names are percent-encoded in RowKeys.
+Names are percent-encoded in RowKeys. Rows created through the port carry ``port_write=true``
+(seeding doesn't): since rows are created once and never overwritten, counting them counts the
+writes the hub received, with no shared counter row to contend on.
 Specs are JSON split over ``spec_0..spec_n`` string properties: a Table string property
 holds at most 32K characters, an entity at most 1 MiB, so one entity holds ~900 KB of spec
 and a write stays a single atomic entity operation (no blob to keep in step).
@@ -23,7 +24,6 @@ import json
 import random
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -49,7 +49,6 @@ from failover.ports import ErrorCategory, HubError, SubmitResult, WriteOutcome
 DEFAULT_TABLE = "simulatedhubs"
 _CHUNK = 30_000  # characters per string property (limit 32K UTF-16 code units)
 _MAX_CHUNKS = 28  # keeps an entity under the 1 MiB limit with room for the other fields
-_WRITE_PREFIX = "write|"
 _FAULTS = "faults"
 # A fault change reaches other instances (other processes) within this time; this instance
 # sees its own set_faults at once. Without the cache every call would cost a storage read.
@@ -155,17 +154,16 @@ class SimulatedHub:
     @property
     def write_count(self) -> int:
         """Writes this hub received through the port (seeding and admin changes not counted)."""
-        return sum(1 for _ in self._rows(_WRITE_PREFIX, select=["RowKey"]))
+        rows = self._table.query_entities("PartitionKey eq @pk and port_write eq true",
+                                          parameters={"pk": self._hub_id}, select=["RowKey"])
+        return sum(1 for _ in rows)
 
-    def _create_with_write_log(self, entity: dict[str, Any], what: str) -> bool:
-        """Create ``entity`` and its write-log row atomically; False when the entity already exists."""
-        log_row = {"PartitionKey": self._hub_id, "RowKey": f"{_WRITE_PREFIX}{uuid.uuid4().hex}", "what": what}
+    def _create_once(self, entity: dict[str, Any]) -> bool:
+        """Create ``entity`` (one round trip); False when a row of that key already exists."""
         try:
-            self._table.submit_transaction([("create", entity), ("create", log_row)])
-        except TableTransactionError as exc:
-            if "EntityAlreadyExists" in str(getattr(exc, "error_code", "")) or "already exists" in str(exc):
-                return False
-            raise
+            self._table.create_entity({**entity, "port_write": True})
+        except ResourceExistsError:
+            return False
         return True
 
     # -- storage helpers -----------------------------------------------------------------------
@@ -211,7 +209,7 @@ class SimulatedHub:
         with self._call("submit_job"):
             job = self._resubmission(source, new_name, compute, tags)
             # Create-if-absent in one round trip: the name is the idempotency key.
-            if not self._create_with_write_log(self._job_entity(job), _job_key(new_name)):
+            if not self._create_once(self._job_entity(job)):
                 return SubmitResult(new_name, WriteOutcome.ALREADY_PRESENT)
         return SubmitResult(new_name, WriteOutcome.CREATED)
 
@@ -279,7 +277,7 @@ class SimulatedHub:
     def _put(self, artifact: Artifact) -> WriteOutcome:
         key = _asset_key(artifact.kind, artifact.name, artifact.version)
         # Create first (one round trip when absent); on a clash, compare with what is there.
-        if self._create_with_write_log(self._artifact_entity(artifact), key):
+        if self._create_once(self._artifact_entity(artifact)):
             return WriteOutcome.CREATED
         existing = self._get_row(key)
         if existing is not None and existing["content_hash"] == artifact.content_hash:
