@@ -25,8 +25,9 @@ def recreate_artifacts(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     pair = svc.config.pair(payload["pair"])
     kind = ArtifactKind(payload["kind"])
-    snapshot = svc.snapshot(payload["source"], payload["snapshot"])
-    items = chunk(sorted_artifacts(snapshot.artifact_list(kind)), int(payload["chunk"]), int(payload["chunk_size"]))
+    ordered = svc.chunk_items(payload["source"], payload["snapshot"], kind.value,
+                              lambda snapshot: sorted_artifacts(snapshot.artifact_list(kind)))
+    items = chunk(ordered, int(payload["chunk"]), int(payload["chunk_size"]))
     remember = partial(svc.journal.remember, payload["run"], f"{kind.value}-{payload['chunk']}")
     return {"kind": kind.value, **recreate(svc.hub(payload["target"]), items, dry_run=bool(payload["dry_run"]),
                                            concurrency=pair.policy.max_concurrency, remember=remember)}
@@ -36,8 +37,9 @@ def recreate_artifacts(payload: dict[str, Any]) -> dict[str, Any]:
 def resubmit_jobs(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     pair = svc.config.pair(payload["pair"])
-    snapshot = svc.snapshot(payload["source"], payload["snapshot"])
-    jobs = chunk(interrupted_jobs(snapshot.job_records(), pair), int(payload["chunk"]), int(payload["chunk_size"]))
+    ordered = svc.chunk_items(payload["source"], payload["snapshot"], f"jobs:{pair.name}",
+                              lambda snapshot: interrupted_jobs(snapshot.job_records(), pair))
+    jobs = chunk(ordered, int(payload["chunk"]), int(payload["chunk_size"]))
     primary = svc.hub(payload["source"]) if payload.get("primary_reachable") else None
     return resubmit(svc.hub(payload["target"]), primary, jobs, generation=int(payload["generation"]),
                     compute_map=dict(pair.compute_map), dry_run=bool(payload["dry_run"]),

@@ -9,6 +9,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 
@@ -68,7 +69,7 @@ class Artifact:
     def key(self) -> str:
         return f"{self.kind.value}:{self.name}:{self.version or ''}"
 
-    @property
+    @cached_property  # specs are never mutated after construction; hashing is the hot path
     def content_hash(self) -> str:
         return content_hash({"kind": self.kind.value, "name": self.name, "version": self.version, "spec": self.spec})
 
@@ -92,7 +93,7 @@ class JobRecord:
     spec: dict[str, Any] = field(default_factory=dict, compare=False)
     tags: dict[str, str] = field(default_factory=dict, compare=False)
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         return content_hash({"name": self.name, "experiment": self.experiment_name, "compute": self.compute,
                              "spec": self.spec})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,7 @@ class Services:
     _snapshots: OrderedDict[tuple[str, str], CatalogSnapshot] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _logs: Any | None = None
+    _items: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
 
     def hub(self, name: str) -> HubClient:
         with self._lock:
@@ -61,6 +62,19 @@ class Services:
 
                 self._logs = LogsQueryClient(DefaultAzureCredential())
             return self._logs
+
+    def chunk_items(self, hub: str, name: str, what: str, build: Callable[[CatalogSnapshot], list[Any]]) -> list[Any]:
+        """A snapshot's items in chunking order, built once per (snapshot, kind) per process."""
+        key = (hub, name, what)
+        with self._lock:
+            cached = self._items.get(key)
+        if cached is None:
+            cached = build(self.snapshot(hub, name))
+            with self._lock:
+                self._items[key] = cached
+                while len(self._items) > _SNAPSHOTS_KEPT * 8:
+                    self._items.pop(next(iter(self._items)))
+        return cached
 
     def snapshot(self, hub: str, name: str) -> CatalogSnapshot:
         """A named snapshot: immutable once written, so safe to cache for the process's life."""
