@@ -8,6 +8,7 @@ repeatable.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -95,25 +96,40 @@ class FaultInjector:
         self.injected: Counter[str] = Counter()
         self._config: FaultConfig | None = None
         self._rng = random.Random(0)
+        self._lock = threading.Lock()  # calls come from many activity threads at once
 
-    def apply(self, config: FaultConfig, operation: str) -> None:
-        if config != self._config:
-            # A new config restarts the seeded sequence: the same drill injects the same faults.
-            self._config = config
-            self._rng = random.Random(config.seed)
-        self.calls += 1
-        if config.down:
-            self.injected["down"] += 1
-            raise HubError(ErrorCategory.TRANSIENT, f"{self.hub_id}: {operation}: unreachable (connection refused)")
-        if config.latency_ms > 0:
-            self.injected["latency"] += 1
-            time.sleep(config.latency_ms / 1000.0)
-        # Draw both numbers on every call so one rate does not shift the other's sequence.
-        throttle_draw, flaky_draw = self._rng.random(), self._rng.random()
-        if throttle_draw < config.throttle_rate:
-            self.injected["throttled"] += 1
+    def apply(self, config: FaultConfig, operation: str) -> float:
+        """Raise the injected failure, if any; else return the call's modelled service time (s).
+
+        The caller pads the call to that time *including* its own storage round trip: a hub
+        "at 20 ms per call" answers in 20 ms, whatever the simulator's bookkeeping costs.
+        """
+        with self._lock:
+            if config != self._config:
+                # A new config restarts the seeded sequence: the same drill injects the same faults.
+                self._config = config
+                self._rng = random.Random(config.seed)
+            self.calls += 1
+            if config.down:
+                self.injected["down"] += 1
+                raise HubError(ErrorCategory.TRANSIENT,
+                               f"{self.hub_id}: {operation}: unreachable (connection refused)")
+            if config.latency_ms > 0:
+                self.injected["latency"] += 1
+            # Draw both numbers on every call so one rate does not shift the other's sequence.
+            throttle_draw, flaky_draw = self._rng.random(), self._rng.random()
+            throttled = throttle_draw < config.throttle_rate
+            flaky = not throttled and flaky_draw < config.flaky_rate
+            if throttled:
+                self.injected["throttled"] += 1
+            elif flaky:
+                self.injected["flaky"] += 1
+        latency = config.latency_ms / 1000.0
+        if throttled or flaky:
+            time.sleep(latency)  # an error answer takes the service's time too
+        if throttled:
             raise HubError(ErrorCategory.THROTTLED, f"{self.hub_id}: {operation}: 429 too many requests",
                            retry_after=config.retry_after_s)
-        if flaky_draw < config.flaky_rate:
-            self.injected["flaky"] += 1
+        if flaky:
             raise HubError(ErrorCategory.TRANSIENT, f"{self.hub_id}: {operation}: 503 service unavailable")
+        return latency

@@ -143,12 +143,13 @@ class SimulatedHub:
             self._fault_cache = (time.monotonic(), config)
         return config
 
-    def _before(self, operation: str) -> None:
+    def _before(self, operation: str) -> float:
+        """Inject faults; return the modelled service time of the call (seconds)."""
         try:
             config = self._current_faults()
         except Exception as exc:  # the state store itself failing is a hub failure too
             raise to_hub_error(exc, f"{self._hub_id}: {operation}") from exc
-        self.faults.apply(config, operation)
+        return self.faults.apply(config, operation)
 
     # -- write log ---------------------------------------------------------------------------
     @property
@@ -378,11 +379,16 @@ class _Call:
     def __init__(self, hub: SimulatedHub, operation: str) -> None:
         self._hub = hub
         self._operation = operation
+        self._done_at = 0.0
 
     def __enter__(self) -> None:
-        self._hub._before(self._operation)
+        started = time.monotonic()
+        self._done_at = started + self._hub._before(self._operation)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        remaining = self._done_at - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)  # pad to the modelled service time (the storage round trip counts)
         if exc is None or isinstance(exc, HubError):
             return
         raise to_hub_error(exc, f"{self._hub.hub_id}: {self._operation}") from exc
