@@ -33,6 +33,17 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--drill-only", action="store_true", help="recover into the secondary but do not flip")
     drill.add_argument("--chunk-size", type=int, default=25, help="items per activity (default 25)")
     drill.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
+
+    from failover.operator_cli import add_operator_parsers
+
+    add_operator_parsers(sub)  # status, failover, approve, reject, ack, failback, watch
+    serve = sub.add_parser("serve", help="run the app's HTTP routes and timers on loopback (Azurite, replay host)")
+    serve.add_argument("--port", type=_positive, default=7071, help="loopback port (default 7071; 0: any free)")
+    serve.add_argument("--config", help="hub-pair configuration: a path or the JSON (default: FAILOVER_CONFIG, "
+                                        "else the drill's seeded world)")
+    serve.add_argument("--storage", metavar="CONN", help="storage connection string (default: embedded Azurite)")
+    serve.add_argument("--task-hub", help="task hub name (default: DURABLE_TASK_HUB_NAME or hubfailover)")
+    serve.add_argument("--no-timers", action="store_true", help="do not run the timer functions")
     return parser
 
 
@@ -42,4 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rehearsal.drill import run_drill_command
 
         return run_drill_command(args)
-    return 2
+    if args.command == "serve":
+        from rehearsal.serve import serve_command
+
+        return serve_command(args)
+    from failover.operator_cli import run_operator
+
+    return run_operator(args)

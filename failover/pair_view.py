@@ -1,0 +1,59 @@
+"""What an operator sees of one hub pair: pointer, probe streaks, last failover, cooldown, catalog age.
+
+Read-only: assembled from the stores, never written back (a pair nobody probed yet has no
+pointer row, and reading its status must not create one).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from failover.catalog import CatalogError
+from failover.pointer import PointerNotFound
+from failover.services import Services
+
+
+def pair_view(svc: Services, pair_name: str, now: datetime) -> dict[str, Any]:
+    """Raises KeyError for a pair the configuration does not name."""
+    pair = svc.config.pair(pair_name)
+    pointer: dict[str, Any] | None
+    try:
+        pointer = {k: v for k, v in svc.pointers.read(pair.name).to_dict().items() if k != "etag"}
+    except PointerNotFound:
+        pointer = None
+    state = svc.pair_state.read(pair.name)
+    active = pointer["active"] if pointer else pair.primary.name
+    return {
+        "pair": pair.name,
+        "mode": pair.mode,
+        "auto_failover": pair.auto_failover,
+        "primary": pair.primary.name,
+        "secondary": pair.secondary.name,
+        "instance_id": pair.instance_id,
+        "pointer": pointer,
+        "health": {hub.name: state.streak(hub.name).to_dict() for hub in (pair.primary, pair.secondary)},
+        "last_failover": state.last_failover,
+        "last_decision": state.last_decision,
+        "cooldown": {
+            "until": state.cooldown_until.isoformat() if state.cooldown_until else None,
+            "in_force": state.in_cooldown(now),
+            "acknowledged_by": state.acknowledged_by or None,
+            "acknowledged_at": state.acknowledged_at.isoformat() if state.acknowledged_at else None,
+        },
+        "failback": {"threshold": pair.policy.probe_success_threshold_for_failback,
+                     "original_primary_successes": state.streak(pair.primary.name).successes},
+        "catalog": catalog_age(svc, active, now),
+    }
+
+
+def catalog_age(svc: Services, hub: str, now: datetime) -> dict[str, Any]:
+    """The active hub's last catalog sync: its age is the metadata RPO."""
+    try:
+        snapshot = svc.catalog.read(hub)
+    except CatalogError as exc:
+        return {"hub": hub, "taken_at": None, "age_seconds": None, "error": str(exc)}
+    if snapshot is None:
+        return {"hub": hub, "taken_at": None, "age_seconds": None, "snapshot": None}
+    return {"hub": hub, "taken_at": snapshot.taken_at.isoformat(),
+            "age_seconds": round(snapshot.age(now).total_seconds(), 1), "snapshot": snapshot.name}

@@ -1,0 +1,109 @@
+"""`hubfailover serve` in-process over a fresh drill world (one pair, simulated hubs) on the test Azurite."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from failover.services import services
+from rehearsal.scenario import DrillOptions, Scenario, prepare
+from rehearsal.serve import LocalServer, ServeOptions
+from replayhost.azurite import AzuriteEndpoints
+from tests.durable_world import world_options
+
+KEY = "test-key-" + uuid.uuid4().hex
+
+
+@dataclass
+class Served:
+    server: LocalServer
+    scenario: Scenario
+    options: DrillOptions
+
+    @property
+    def url(self) -> str:
+        return self.server.base_url
+
+    @property
+    def pair(self) -> str:
+        return self.scenario.pair
+
+    @property
+    def instance_id(self) -> str:
+        return f"failover-{self.pair}"
+
+    def call(self, method: str, path: str, body: Any = None, *, key: str | None = KEY,
+             headers: dict[str, str] | None = None, raw: bytes | None = None) -> tuple[int, Any, dict[str, str]]:
+        """An HTTP call to serve (path relative to the origin), as curl would make it."""
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if key is not None:
+            sent["x-functions-key"] = key
+        url = path if path.startswith("http") else self.url + path
+        req = urllib.request.Request(url, data=data, method=method, headers=sent)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                payload, code, got = resp.read(), resp.status, dict(resp.headers)
+        except urllib.error.HTTPError as exc:
+            payload, code, got = exc.read(), exc.code, dict(exc.headers)
+        try:
+            parsed = json.loads(payload) if payload else None
+        except ValueError:
+            parsed = payload
+        return code, parsed, got
+
+    def wait_status(self, until: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            code, body, _ = self.call("GET", f"/api/failovers/{self.instance_id}")
+            if code == 200 and until(body):
+                return body
+            assert time.monotonic() < deadline, (code, body)
+            time.sleep(0.05)
+
+    def wait_done(self, timeout: float = 60) -> dict[str, Any]:
+        return self.wait_status(lambda b: b["runtime_status"] in ("Completed", "Failed", "Terminated"), timeout)
+
+    def wait_approval(self, timeout: float = 60) -> dict[str, Any]:
+        return self.wait_status(lambda b: b["stage"] == "awaiting_approval", timeout)
+
+    def sync_catalog(self) -> None:
+        """Run the real catalog_sync timer function once (it syncs the active hub of every pair)."""
+        from function_app import app
+        from rehearsal.ncrontab import Schedule
+        from rehearsal.serve_functions import timer_functions
+        from rehearsal.serve_timers import TimerLoop
+
+        [timer] = [t for t in timer_functions(app) if t.name == "catalog_sync"]
+        assert self.server.invoker is not None
+        loop = TimerLoop(timer, Schedule.parse("0 0 0 * * *"), self.server.invoker, self.server.binding,
+                         threading.Event())
+        loop.fire()
+        assert loop.runs == 1, loop.last_error
+
+    def record_probes(self, hub: str, ok: bool, times: int) -> None:
+        from datetime import UTC, datetime
+
+        for _ in range(times):
+            services().pair_state.record_probe(self.pair, {hub: (ok, "test")}, datetime.now(UTC))
+
+
+@contextmanager
+def served(azurite: AzuriteEndpoints, *, timers: bool = False, **overrides: Any) -> Iterator[Served]:
+    options = world_options(**overrides)
+    scenario = prepare(options, azurite.connection_string)  # FAILOVER_CONFIG, DR_STORAGE_CONNECTION set
+    server = LocalServer(ServeOptions(port=0, storage=azurite.connection_string, task_hub=f"s{options.pair}",
+                                      timers=timers), KEY)
+    server.start()
+    try:
+        yield Served(server, scenario, options)
+    finally:
+        server.stop()
