@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def run(jobs: int, artifacts: int, latency_ms: float, chunk_size: int, per_chunk: int,
-        workers: int) -> dict[str, Any]:
+        workers: int, coalesce_ms: float) -> dict[str, Any]:
     from failover.adapters.hub_factory import hub_client_for
     from failover.adapters.simulated_hub import SimulatedHub
     from failover.catalog import sync_catalog
@@ -59,7 +59,7 @@ def run(jobs: int, artifacts: int, latency_ms: float, chunk_size: int, per_chunk
         from function_app import app
 
         host = ReplayHost(app, store=AzureStorageStore(conn, "bench"), clock=SkippingClock(),
-                          max_activity_workers=workers, delivery=Delivery(coalesce_ms=25))
+                          max_activity_workers=workers, delivery=Delivery(coalesce_ms=coalesce_ms))
         request = {"pair": scenario.pair, "trigger": "manual", "reason": "benchmark", "requested_by": "bench"}
         began = time.perf_counter()
         instance = host.start_new("failover", None, request)
@@ -89,11 +89,14 @@ def main() -> int:
     parser.add_argument("--artifacts", type=int, default=10000)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--chunk-size", type=int, default=50)
-    parser.add_argument("--per-chunk", type=int, default=8, help="hub calls in flight within one chunk activity")
+    parser.add_argument("--per-chunk", type=int, default=1, help="hub calls in flight within one chunk activity")
     parser.add_argument("--workers", type=int, default=8, help="activities in flight (maxConcurrentActivityFunctions)")
+    parser.add_argument("--coalesce-ms", type=float, default=100.0,
+                        help="replay host: hold completions this long while more are in flight")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    result = run(args.jobs, args.artifacts, args.latency_ms, args.chunk_size, args.per_chunk, args.workers)
+    result = run(args.jobs, args.artifacts, args.latency_ms, args.chunk_size, args.per_chunk, args.workers,
+                 args.coalesce_ms)
 
     from rich.console import Console
     from rich.table import Table
