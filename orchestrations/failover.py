@@ -65,7 +65,7 @@ def failover(context: df.DurableOrchestrationContext) -> Orchestration:
         context.set_custom_status(run.enter("flip", 1))
         flip = yield context.call_activity_with_retry("flip_pointer", ACTIVITY_RETRY, {
             "pair": request.pair, "expected_active": plan["source"], "expected_generation": generation,
-            "to": plan["target"], "by": context.instance_id, "reason": request.reason})
+            "to": plan["target"], "by": run.run_id, "reason": request.reason})  # unique per execution
         pointer = flip["pointer"]
         if flip["outcome"] == "refused_stale":
             run.error("flip", f"pointer is {pointer['active']} at generation {pointer['generation']}")
