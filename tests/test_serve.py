@@ -30,7 +30,7 @@ def test_function_key_is_enforced_like_azure(azurite: AzuriteEndpoints) -> None:
         assert s.call("GET", "/api/pairs", key=None)[0] == 401
         assert s.call("GET", "/api/pairs", key="wrong")[0] == 401
         assert s.call("GET", "/api/pairs", key="")[0] == 401
-        code, body, _ = s.call("GET", "/api/pairs", key=None)
+        _, body, _ = s.call("GET", "/api/pairs", key=None)
         assert body["field"] == "x-functions-key" and KEY not in json.dumps(body)
         assert s.call("GET", f"/api/pairs?code={KEY}", key=None)[0] == 200
         assert s.call("GET", "/api/pairs")[0] == 200
@@ -195,7 +195,8 @@ def test_timers_run_on_their_schedules(azurite: AzuriteEndpoints, monkeypatch: p
             after = services().catalog.read(s.options.primary)
             if streak.successes >= 2 and after is not None and after.taken_at > before.taken_at:
                 break
-            assert time.monotonic() < deadline, (streak, [(t.timer.name, t.runs, t.last_error) for t in s.server.timers])
+            runs = [(t.timer.name, t.runs, t.last_error) for t in s.server.timers]
+            assert time.monotonic() < deadline, (streak, runs)
             time.sleep(0.1)
         assert {t.timer.name for t in s.server.timers} == {"health_probe", "catalog_sync"}
         assert all(t.failures == 0 for t in s.server.timers)
