@@ -12,7 +12,9 @@ import hashlib
 from datetime import datetime
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import UpdateMode
+
+from failover.adapters.table_store import TableStore
 
 ALERT_TABLE = "dralerts"
 
@@ -21,20 +23,8 @@ def _row(alert_id: str, condition: str) -> str:
     return hashlib.sha256(f"{alert_id}|{condition}".encode()).hexdigest()
 
 
-class AlertDeliveries:
-    def __init__(self, table: TableClient) -> None:
-        self.table = table
-        self._ready = False
-
-    @classmethod
-    def from_service(cls, service: TableServiceClient, table_name: str = ALERT_TABLE) -> AlertDeliveries:
-        return cls(service.get_table_client(table_name))
-
-    def _ensure(self) -> None:
-        if not self._ready:
-            with contextlib.suppress(ResourceExistsError):
-                self.table.create_table()
-            self._ready = True
+class AlertDeliveries(TableStore):
+    TABLE = ALERT_TABLE
 
     def claim(self, pair: str, alert_id: str, condition: str, at: datetime) -> bool:
         """True for the first delivery of (alert, condition); False for every redelivery."""

@@ -6,15 +6,15 @@ records once. Records hold ids, counts and outcomes: never specs, never secret v
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import TableClient, UpdateMode
+
+from failover.adapters.table_store import TableStore
 
 AUDIT_TABLE = "draudit"
 _MAX_DETAIL_CHARS = 30_000  # a Table string property holds 32K UTF-16 code units
@@ -31,21 +31,12 @@ class AuditRecord:
     detail: dict[str, Any]
 
 
-class AuditLog:
+class AuditLog(TableStore):
+    TABLE = AUDIT_TABLE
+
     def __init__(self, table: TableClient, clock: Callable[[], datetime] | None = None) -> None:
-        self.table = table
+        super().__init__(table)
         self._now = clock or (lambda: datetime.now(UTC))
-        self._ready = False
-
-    @classmethod
-    def from_service(cls, service: TableServiceClient, table_name: str = AUDIT_TABLE) -> AuditLog:
-        return cls(service.get_table_client(table_name))
-
-    def _ensure(self) -> None:
-        if not self._ready:
-            with contextlib.suppress(ResourceExistsError):
-                self.table.create_table()
-            self._ready = True
 
     def record(self, pair: str, key: str, kind: str, *, actor: str, outcome: str,
                detail: dict[str, Any] | None = None) -> AuditRecord:

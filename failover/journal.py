@@ -9,14 +9,14 @@ uninterrupted one does.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableServiceClient
+
+from failover.adapters.table_store import TableStore
 
 JOURNAL_TABLE = "drjournal"
 _KEY_UNSAFE = re.compile(r"[/\\#?\x00-\x1f\x7f]")
@@ -26,20 +26,8 @@ def _key(text: str) -> str:
     return _KEY_UNSAFE.sub("_", text)[:512]
 
 
-class RecoveryJournal:
-    def __init__(self, table: TableClient) -> None:
-        self.table = table
-        self._ready = False
-
-    @classmethod
-    def from_service(cls, service: TableServiceClient, table_name: str = JOURNAL_TABLE) -> RecoveryJournal:
-        return cls(service.get_table_client(table_name))
-
-    def _ensure(self) -> None:
-        if not self._ready:
-            with contextlib.suppress(ResourceExistsError):
-                self.table.create_table()
-            self._ready = True
+class RecoveryJournal(TableStore):
+    TABLE = JOURNAL_TABLE
 
     def remember(self, run: str, scope: str, classify: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The first recorded classification of (run, scope); ``classify`` runs only if there is none."""

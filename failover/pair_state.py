@@ -7,7 +7,6 @@ ETag condition, so a probe and an acknowledgement at the same moment can't lose 
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -16,7 +15,9 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import UpdateMode
+
+from failover.adapters.table_store import TableStore
 
 PAIR_STATE_TABLE = "drpairstate"
 _ROW = "state"
@@ -96,20 +97,8 @@ class PairState:
                 "last_decision": json.dumps(self.last_decision) if self.last_decision else ""}
 
 
-class PairStateStore:
-    def __init__(self, table: TableClient) -> None:
-        self.table = table
-        self._ready = False
-
-    @classmethod
-    def from_service(cls, service: TableServiceClient, table_name: str = PAIR_STATE_TABLE) -> PairStateStore:
-        return cls(service.get_table_client(table_name))
-
-    def _ensure(self) -> None:
-        if not self._ready:
-            with contextlib.suppress(ResourceExistsError):
-                self.table.create_table()
-            self._ready = True
+class PairStateStore(TableStore):
+    TABLE = PAIR_STATE_TABLE
 
     def read(self, pair: str) -> PairState:
         self._ensure()
