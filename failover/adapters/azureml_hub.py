@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from azure.ai.ml import Input, MLClient, Output
 from azure.ai.ml._restclient.arm_ml_service.models import JobBase
@@ -38,6 +38,7 @@ from azure.ai.ml.entities._job.job import Job
 from azure.core.credentials import TokenCredential
 
 from failover.adapters.hub_errors import to_hub_error
+from failover.adapters.hub_factory import HubCoordinates
 from failover.adapters.hub_specs import ensure_no_secrets, parse_ref, portable_ref, retarget_arm_ids
 from failover.domain import Artifact, ArtifactKind, JobRecord
 from failover.ports import ErrorCategory, HubError, SubmitResult, WriteOutcome
@@ -50,18 +51,6 @@ _LONG_DATASTORE_URI = re.compile(
     r"^azureml://subscriptions/[^/]+/resourcegroups/[^/]+/workspaces/[^/]+/(datastores/.*)$", re.IGNORECASE
 )
 
-
-class HubCoordinates(Protocol):
-    """What the factory needs from a HubRef (failover/config.py)."""
-
-    @property
-    def subscription_id(self) -> str: ...
-
-    @property
-    def resource_group(self) -> str: ...
-
-    @property
-    def workspace_name(self) -> str: ...
 
 
 def _short_datastore_uri(uri: str | None) -> str | None:

@@ -11,12 +11,8 @@ from typing import Any, Protocol
 from failover.ports import HubClient
 
 
-class HubTarget(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def backend(self) -> str: ...
+class HubCoordinates(Protocol):
+    """Where a workspace is: what the Azure ML adapter needs from a HubRef (failover/config.py)."""
 
     @property
     def subscription_id(self) -> str: ...
@@ -26,6 +22,14 @@ class HubTarget(Protocol):
 
     @property
     def workspace_name(self) -> str: ...
+
+
+class HubTarget(HubCoordinates, Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def backend(self) -> str: ...
 
 
 def hub_client_for(hub: HubTarget, *, connection_string: str | None = None, **client_kwargs: Any) -> HubClient:
