@@ -9,7 +9,7 @@ import azure.durable_functions as df
 
 from failover.ports import HubClient, HubError
 from failover.recovery import check_readiness as readiness_of
-from failover.recovery import interrupted_jobs, plan_failover
+from failover.recovery import compute_map_from, interrupted_jobs, plan_failover
 from failover.services import services
 
 bp = df.Blueprint()
@@ -42,4 +42,5 @@ def check_readiness(payload: dict[str, Any]) -> dict[str, Any]:
     recovering = bool(payload.get("recover", True))
     jobs = interrupted_jobs(snapshot.job_records(), pair) if recovering else []
     artifacts = [a for kind in pair.policy.artifact_kinds for a in snapshot.artifact_list(kind)]
-    return readiness_of(pair, svc.hub(payload["target"]), jobs, artifacts)
+    return readiness_of(pair, svc.hub(payload["target"]), jobs, artifacts,
+                        compute_map_from(pair, payload["source"]))

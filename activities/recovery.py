@@ -12,7 +12,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from failover.domain import ArtifactKind
-from failover.recovery import chunk, interrupted_jobs, sorted_artifacts
+from failover.recovery import chunk, compute_map_from, interrupted_jobs, sorted_artifacts
 from failover.recovery import recreate_artifacts as recreate
 from failover.recovery import resubmit_jobs as resubmit
 from failover.services import services
@@ -42,6 +42,6 @@ def resubmit_jobs(payload: dict[str, Any]) -> dict[str, Any]:
     jobs = chunk(ordered, int(payload["chunk"]), int(payload["chunk_size"]))
     primary = svc.hub(payload["source"]) if payload.get("primary_reachable") else None
     return resubmit(svc.hub(payload["target"]), primary, jobs, generation=int(payload["generation"]),
-                    compute_map=dict(pair.compute_map), dry_run=bool(payload["dry_run"]),
+                    compute_map=compute_map_from(pair, payload["source"]), dry_run=bool(payload["dry_run"]),
                     concurrency=pair.policy.max_concurrency,
                     remember=partial(svc.journal.remember, payload["run"], f"jobs-{payload['chunk']}"))

@@ -149,6 +149,13 @@ class CatalogStore:
         return cls.from_service(blob_service(settings), container)
 
     # -- reading ----------------------------------------------------------------------------
+    def manifest(self, hub: str) -> dict[str, Any] | None:
+        """Only the small manifest (snapshot name, taken_at): enough for the catalog's age."""
+        try:
+            return dict(json.loads(self.container.download_blob(f"{hub}/current.json").readall()))
+        except ResourceNotFoundError:
+            return None
+
     def read(self, hub: str, attempts: int = 3) -> CatalogSnapshot | None:
         """The current snapshot of ``hub``, or None if it was never synced.
 

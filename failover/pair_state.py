@@ -84,7 +84,8 @@ class PairState:
         return cls(pair=pair,
                    streaks={h: HubStreak.from_dict(s) for h, s in json.loads(entity.get("streaks") or "{}").items()},
                    last_failover=json.loads(entity["last_failover"]) if entity.get("last_failover") else None,
-                   cooldown_until=_dt(entity.get("cooldown_until")), acknowledged_by=entity.get("acknowledged_by"),
+                   cooldown_until=_dt(entity.get("cooldown_until")),
+                   acknowledged_by=entity.get("acknowledged_by") or None,
                    acknowledged_at=_dt(entity.get("acknowledged_at")),
                    last_decision=json.loads(entity["last_decision"]) if entity.get("last_decision") else None)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from failover.catalog import CatalogError
 from failover.pointer import PointerNotFound
 from failover.services import Services
 
@@ -50,10 +49,11 @@ def pair_view(svc: Services, pair_name: str, now: datetime) -> dict[str, Any]:
 def catalog_age(svc: Services, hub: str, now: datetime) -> dict[str, Any]:
     """The active hub's last catalog sync: its age is the metadata RPO."""
     try:
-        snapshot = svc.catalog.read(hub)
-    except CatalogError as exc:
-        return {"hub": hub, "taken_at": None, "age_seconds": None, "error": str(exc)}
-    if snapshot is None:
+        manifest = svc.catalog.manifest(hub)
+        taken_at = datetime.fromisoformat(manifest["taken_at"]) if manifest else None
+    except (ValueError, KeyError, TypeError) as exc:
+        return {"hub": hub, "taken_at": None, "age_seconds": None, "error": f"unreadable manifest: {exc}"}
+    if manifest is None or taken_at is None:
         return {"hub": hub, "taken_at": None, "age_seconds": None, "snapshot": None}
-    return {"hub": hub, "taken_at": snapshot.taken_at.isoformat(),
-            "age_seconds": round(snapshot.age(now).total_seconds(), 1), "snapshot": snapshot.name}
+    return {"hub": hub, "taken_at": taken_at.isoformat(),
+            "age_seconds": round((now - taken_at).total_seconds(), 1), "snapshot": manifest.get("snapshot")}

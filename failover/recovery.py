@@ -39,6 +39,13 @@ def sorted_artifacts(artifacts: Iterable[Artifact]) -> list[Artifact]:
     return sorted(artifacts, key=lambda a: a.key)
 
 
+def compute_map_from(pair: HubPair, source: str) -> dict[str, str]:
+    """The compute map in the direction of travel: as configured from the primary, inverted on failback."""
+    if source == pair.primary.name:
+        return dict(pair.compute_map)
+    return {secondary: primary for primary, secondary in pair.compute_map.items()}
+
+
 def interrupted_jobs(jobs: Iterable[JobRecord], pair: HubPair) -> list[JobRecord]:
     wanted = set(pair.policy.interrupted_statuses)
     return sorted((j for j in jobs if j.status in wanted), key=lambda j: j.name)
@@ -115,7 +122,7 @@ def job_dependencies(spec: dict[str, Any]) -> set[tuple[ArtifactKind, str, str]]
 
 
 def check_readiness(pair: HubPair, target: HubClient, jobs: Sequence[JobRecord],
-                    artifacts: Iterable[Artifact]) -> dict[str, Any]:
+                    artifacts: Iterable[Artifact], compute_map: dict[str, str]) -> dict[str, Any]:
     """Stage 2: the target answers, mapped computes exist, every job's dependencies resolve."""
     reasons: list[str] = []
     try:
@@ -123,7 +130,7 @@ def check_readiness(pair: HubPair, target: HubClient, jobs: Sequence[JobRecord],
     except HubError as exc:
         return {"ready": False, "reasons": [f"target {target.hub_id} unreachable: {exc}"], "checked": {}}
     computes = set(call_hub(target.list_computes))
-    needed = sorted({pair.compute_map.get(j.compute, j.compute) for j in jobs if j.compute})
+    needed = sorted({compute_map.get(j.compute, j.compute) for j in jobs if j.compute})
     missing_computes = [c for c in needed if c not in computes]
     if missing_computes:
         reasons.append(f"compute missing on {target.hub_id}: {', '.join(missing_computes[:10])}")

@@ -160,7 +160,7 @@ def test_acknowledge_lifts_the_cooldown(azurite: AzuriteEndpoints) -> None:
 
 
 def test_failback_waits_for_a_healthy_original_primary(azurite: AzuriteEndpoints) -> None:
-    with served(azurite, mode="hot-hot") as s:
+    with served(azurite) as s:  # hot-warm: recovery runs both ways, compute map inverted on the way back
         failback = f"/api/pairs/{s.pair}/failback"
         code, body, _ = s.call("POST", failback, {"reason": "home", "requested_by": "gina"})
         assert code == 409 and "already active" in body["error"]
@@ -178,7 +178,8 @@ def test_failback_waits_for_a_healthy_original_primary(azurite: AzuriteEndpoints
         code, body, _ = s.call("POST", failback, {"reason": "home", "requested_by": "gina"})
         assert code == 202, body
         done = s.wait_done()
-        assert done["report"]["trigger"] == "failback" and done["report"]["outcome"] == "succeeded"
+        assert done["report"]["trigger"] == "failback" and done["report"]["outcome"] == "succeeded", done["report"]
+        assert done["report"]["jobs"]["resubmitted"] == done["report"]["jobs"]["interrupted"] > 0
         assert services().pointers.read(s.pair).active == s.options.primary
         assert ("gina", "started") in audit_actors(s.pair, "failback")
 
