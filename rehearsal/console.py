@@ -43,6 +43,8 @@ class DrillConsole:
         self.console.print(f"  [green]stage[/] {custom.get('stage')}{counts}")
 
     def summary(self, report: dict[str, Any]) -> None:
+        if self.quiet:
+            return
         outcome = report.get("outcome")
         colour = "green" if outcome == "succeeded" and report.get("verification", {}).get("ok") else "red"
         head = Table(title=f"Failover drill: [{colour}]{outcome}[/]", show_header=False)
