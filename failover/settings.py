@@ -32,6 +32,11 @@ ALL_SETTINGS: tuple[str, ...] = (
     DURABLE_TASK_HUB_NAME,
 )
 
+LOCAL_ONLY_SETTINGS: tuple[str, ...] = (DR_STORAGE_CONNECTION,)
+"""Settings of local runs only (Azurite). Never set in Azure: a connection string carries the
+account key, and the deployed app reaches the DR account by name with its managed identity.
+infra/ sets every other name of ALL_SETTINGS (tests/test_infra.py checks both ways)."""
+
 
 @dataclass(frozen=True)
 class Settings:
