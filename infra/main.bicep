@@ -239,6 +239,8 @@ module app 'modules/function-app.bicep' = {
     deploymentContainerName: deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     appSettings: appSettings
+    // Zone-redundant Flex needs zone-redundant host storage: one switch for both.
+    zoneRedundant: hostStorageSku == 'Standard_ZRS'
     tags: allTags
   }
   dependsOn: [
