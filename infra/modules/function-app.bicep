@@ -84,7 +84,6 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
-  #checkov:skip=CKV_AZURE_13: App Service Authentication would block Azure Monitor's action group call to /api/alerts; every HTTP function requires a function key (AuthLevel.FUNCTION)
   #checkov:skip=CKV_AZURE_17: client certificates would block Azure Monitor's action group call to /api/alerts; every HTTP function requires a function key
   #checkov:skip=CKV_AZURE_212: Flex Consumption scales per function group on demand and has no fixed instance count to set (always-ready instances are optional and billed)
   #checkov:skip=CKV_AZURE_213: a Function App on Flex Consumption has no App Service health check; the hubs' health is what this app probes, and its own failures show in Application Insights
