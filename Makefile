@@ -27,7 +27,8 @@ $(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.tom
 	touch $@
 
 constraints:
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^hubfailover' > constraints.txt
+	{ echo '# Every version tested in CI (pip freeze of the dev venv). Refresh with `make constraints`.'; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^hubfailover'; } > constraints.txt
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
