@@ -138,13 +138,18 @@ class ReplayHost:
             state = self._find(instance_id)
             return self._status_of(state, show_history) if state else None
 
+    def _running(self, instance_id: str) -> InstanceState:
+        """The instance, if it exists and still runs (else the error the Durable API gives)."""
+        state = self._find(instance_id)
+        if state is None:
+            raise InstanceNotFound(f"no instance {instance_id!r}")
+        if state.status.is_terminal:
+            raise InstanceNotRunning(f"instance {instance_id!r} is {state.status.value}")
+        return state
+
     def raise_event(self, instance_id: str, event_name: str, data: Any = None) -> None:
         with self._lock:
-            state = self._find(instance_id)
-            if state is None:
-                raise InstanceNotFound(f"no instance {instance_id!r}")
-            if state.status.is_terminal:
-                raise InstanceNotRunning(f"instance {instance_id!r} is {state.status.value}")
+            state = self._running(instance_id)
             state.inbox.append(event(EventType.EVENT_RAISED, self.clock.now(), Name=event_name,
                                      Input=json.dumps(data)))
             self.store.save(state)  # raised events can't be re-derived: persist before answering
@@ -152,11 +157,7 @@ class ReplayHost:
 
     def terminate(self, instance_id: str, reason: str = "") -> None:
         with self._lock:
-            state = self._find(instance_id)
-            if state is None:
-                raise InstanceNotFound(f"no instance {instance_id!r}")
-            if state.status.is_terminal:
-                raise InstanceNotRunning(f"instance {instance_id!r} is {state.status.value}")
+            state = self._running(instance_id)
             state.status = RuntimeStatus.TERMINATED
             state.output = reason
             state.inbox.clear()

@@ -25,9 +25,11 @@ import requests
 from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.core.exceptions import ServiceRequestError
 from azure.core.pipeline._tools import is_rest
-from azure.core.pipeline.transport import HttpRequest, HttpTransport
+from azure.core.pipeline.transport import HttpRequest
 from azure.core.pipeline.transport._requests_basic import RequestsTransportResponse
 from azure.core.rest._requests_basic import RestRequestsTransportResponse
+
+from tests.local_transport import LocalTransport
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 RESOURCE_GROUP = "rg-dr"
@@ -94,7 +96,7 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class AzureMLEmulator(HttpTransport):
+class AzureMLEmulator(LocalTransport):
     """In-memory Azure ML workspace behind an azure-core ``HttpTransport``."""
 
     def __init__(self, workspace: str = "hub-secondary", *, subscription: str = SUBSCRIPTION,
@@ -112,18 +114,6 @@ class AzureMLEmulator(HttpTransport):
         self.computes: set[str] = {"cpu-cluster", "gpu-cluster"}
 
     # -- HttpTransport -------------------------------------------------------------------
-    def __enter__(self) -> AzureMLEmulator:
-        return self
-
-    def __exit__(self, *args: Any) -> None:
-        return None
-
-    def open(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
     def send(self, request: HttpRequest, **kwargs: Any) -> RequestsTransportResponse:
         url = urlsplit(request.url)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}

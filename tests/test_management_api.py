@@ -7,19 +7,19 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import azure.durable_functions as df
 import azure.functions as func
 import pytest
-from azure.durable_functions.models.utils import http_utils
 
 from replayhost.clock import RealClock
 from replayhost.engine import ReplayHost
 from replayhost.management_api import ManagementApi
 from replayhost.store import MemoryStore
+from tests.durable_world import run
 from tests.replay_app import app
 
 T = TypeVar("T")
@@ -44,18 +44,6 @@ def client(api: ManagementApi) -> df.DurableOrchestrationClient:
     return df.DurableOrchestrationClient(api.client_binding())
 
 
-def run(step: Callable[[], Awaitable[T]]) -> T:
-    """asyncio.run, then close the SDK's module-global aiohttp session inside the same loop.
-
-    The SDK keeps one ClientSession for the process (fine in the Functions worker's single
-    loop); reused from a later asyncio.run it is bound to a closed loop and fails.
-    """
-    async def main() -> T:
-        try:
-            return await step()
-        finally:
-            await http_utils._close_session()
-    return asyncio.run(main())
 
 
 async def settle(client: df.DurableOrchestrationClient, instance_id: str,

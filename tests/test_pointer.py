@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 
 import pytest
 from azure.core.exceptions import ServiceRequestError
-from azure.core.pipeline.transport import HttpTransport
 from azure.data.tables import TableClient, TableServiceClient
 
 from failover.adapters.storage import StorageNotConfigured, blob_service, table_service
@@ -21,6 +20,7 @@ from failover.pointer import (
 )
 from failover.settings import Settings
 from replayhost.azurite import AzuriteEndpoints
+from tests.local_transport import LocalTransport
 
 
 def hub(name: str, workspace: str) -> dict:
@@ -211,22 +211,10 @@ def test_resolver_follows_a_flip_after_its_ttl(store: PointerStore) -> None:
         resolver.resolve("unknown")
 
 
-class _NoNetwork(HttpTransport):
+class _NoNetwork(LocalTransport):
     """Any request at all fails the test."""
 
     requests: list[object] = []
-
-    def __enter__(self) -> _NoNetwork:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        return None
-
-    def open(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
 
     def send(self, request, **kwargs):  # type: ignore[override]
         self.requests.append(request)

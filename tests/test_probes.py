@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import requests
 from azure.core.credentials import AccessToken
-from azure.core.pipeline._tools import is_rest
-from azure.core.pipeline.transport import HttpRequest, HttpTransport, RequestsTransportResponse
-from azure.core.rest._requests_basic import RestRequestsTransportResponse
+from azure.core.pipeline.transport import HttpRequest
 from azure.monitor.query import LogsQueryClient
 
 from failover.config import LogQuery
 from failover.probes import log_signal
+from tests.local_transport import LocalTransport
 
 
 class FixedToken:
@@ -23,42 +21,20 @@ class FixedToken:
         return AccessToken("token", 2_000_000_000)
 
 
-class LogAnalyticsEmulator(HttpTransport):
+class LogAnalyticsEmulator(LocalTransport):
     """Answers POST /workspaces/{id}/query with one numeric cell, or a status code."""
 
     def __init__(self, value: float | None = None, status: int = 200) -> None:
         self.value, self.status = value, status
         self.queries: list[dict[str, Any]] = []
 
-    def __enter__(self) -> LogAnalyticsEmulator:
-        return self
-
-    def __exit__(self, *args: Any) -> None:
-        return None
-
-    def open(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
     def send(self, request: HttpRequest, **kwargs: Any) -> Any:
         raw = request.body if request.body is not None else getattr(request, "content", None)
         self.queries.append({"url": request.url, "body": json.loads(raw) if raw else None})
-        response = requests.Response()
-        response.status_code = self.status
         payload = ({"tables": [{"name": "PrimaryResult", "columns": [{"name": "v", "type": "real"}],
                                 "rows": [[self.value]]}]} if self.status == 200
                    else {"error": {"code": "ServiceUnavailable", "message": "down"}})
-        response._content = json.dumps(payload).encode()
-        response.headers["Content-Type"] = "application/json"
-        response.url = request.url
-        response._content_consumed = True
-        if is_rest(request):
-            rest = RestRequestsTransportResponse(request=request, internal_response=response)
-            rest.read()
-            return rest
-        return RequestsTransportResponse(request, response)
+        return self.answer(request, self.status, payload)
 
 
 QUERY = LogQuery(kql="AmlComputeJobEvent | summarize failures=count()", threshold=10, operator=">",
