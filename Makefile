@@ -13,7 +13,7 @@ INFRA_VENV := .venv-infra
 INFRA_BIN := $(INFRA_VENV)/bin
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest drill bench clean constraints infra-check
+.PHONY: setup test lint typecheck pytest drill bench bench-replay bench-failover clean constraints infra-check
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -61,8 +61,14 @@ infra-check: $(INFRA_STAMP)
 drill: setup
 	$(BIN)/hubfailover drill $(DRILL_ARGS)
 
-bench: setup
-	$(BIN)/python bench/replay.py
+# Benchmarks print figures and assert nothing; not part of `make test` (several minutes).
+bench: bench-replay bench-failover
+
+bench-replay: setup
+	$(BIN)/python bench/replay.py $(BENCH_ARGS)
+
+bench-failover: setup
+	$(BIN)/python bench/failover.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
