@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 
@@ -17,7 +25,8 @@ class DrillConsole:
         self.console = console or Console(highlight=False)
         self.quiet = quiet
         self._last: tuple[Any, ...] = ()
-        self._last_at = 0.0
+        self._live: Progress | None = None
+        self._task: TaskID | None = None
 
     def step(self, text: str) -> None:
         if not self.quiet:
@@ -28,21 +37,32 @@ class DrillConsole:
                   f"{secondary_successes} -> {why}")
 
     def progress(self, custom: dict[str, Any]) -> None:
-        """One line per stage change, and at most a few per second within a stage."""
+        """The orchestration's custom status: a live bar on a terminal, a line per change elsewhere."""
         if self.quiet or not custom:
             return
-        key = (custom.get("stage"), custom.get("done"), custom.get("total"))
-        now = time.monotonic()
-        if key == self._last or (key[0] == self._last[:1][0:1] and now - self._last_at < 0.5):
+        stage, done, total = custom.get("stage"), int(custom.get("done") or 0), int(custom.get("total") or 0)
+        if (stage, done, total) == self._last:
             return
-        if self._last and key[0] == self._last[0] and now - self._last_at < 0.5:
+        self._last = (stage, done, total)
+        if self.console.is_terminal:
+            if self._live is None or self._task is None:
+                self._live = Progress(SpinnerColumn(), TextColumn("[green]{task.description}"), BarColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn(), console=self.console)
+                self._live.start()
+                self._task = self._live.add_task("failover", total=None)
+            self._live.update(self._task, description=str(stage), completed=done, total=total or None)
+            if stage == "done":
+                self.end_progress()
             return
-        self._last, self._last_at = key, now
-        total = custom.get("total") or 0
-        counts = f" {custom.get('done', 0)}/{total}" if total else ""
-        self.console.print(f"  [green]stage[/] {custom.get('stage')}{counts}")
+        self.console.print(f"  [green]stage[/] {stage}" + (f" {done}/{total}" if total else ""))
+
+    def end_progress(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     def summary(self, report: dict[str, Any]) -> None:
+        self.end_progress()
         if self.quiet:
             return
         outcome = report.get("outcome")
