@@ -7,6 +7,7 @@ records once. Records hold ids, counts and outcomes: never specs, never secret v
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,9 +39,12 @@ class AuditLog(TableStore):
         super().__init__(table)
         self._now = clock or (lambda: datetime.now(UTC))
 
-    def record(self, pair: str, key: str, kind: str, *, actor: str, outcome: str,
+    def record(self, pair: str, key: str | None, kind: str, *, actor: str, outcome: str,
                detail: dict[str, Any] | None = None) -> AuditRecord:
+        """Upsert one record. ``key`` makes a retried write land on the same row; None: a new event."""
         self._ensure()
+        if key is None:
+            key = f"{self._now().astimezone(UTC).isoformat()}-{uuid.uuid4().hex[:8]}"
         text = json.dumps(detail or {}, sort_keys=True, default=str)
         if len(text) > _MAX_DETAIL_CHARS:
             text = json.dumps({"truncated": True, "outcome": outcome, "chars": len(text)})

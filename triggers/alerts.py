@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +43,7 @@ async def alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
     now = datetime.now(UTC)
     pair = pair_for_alert(svc.config, alert)
     if pair is None:
-        svc.audit.record(UNMAPPED, f"{now.isoformat()}-{uuid.uuid4().hex[:8]}", "alert_unmapped",
+        svc.audit.record(UNMAPPED, None, "alert_unmapped",
                          actor=f"azure-monitor:{essentials.alertRule}", outcome="rejected",
                          detail={"alert_id": essentials.alertId, "rule": essentials.alertRule,
                                  "targets": essentials.alertTargetIDs})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -80,9 +79,7 @@ def _instance_pair(req: func.HttpRequest) -> tuple[str, HubPair]:
 
 
 def _audit(pair: str, kind: str, actor: str, outcome: str, detail: dict[str, Any]) -> None:
-    now = datetime.now(UTC)
-    services().audit.record(pair, f"{now.isoformat()}-{uuid.uuid4().hex[:8]}", kind, actor=actor, outcome=outcome,
-                            detail=detail)
+    services().audit.record(pair, None, kind, actor=actor, outcome=outcome, detail=detail)
 
 
 def _started(req: func.HttpRequest, client: df.DurableOrchestrationClient, result: StartResult) -> func.HttpResponse:

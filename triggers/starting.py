@@ -8,7 +8,6 @@ callers that both saw "not running".
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -64,7 +63,7 @@ async def start_with(client: df.DurableOrchestrationClient, request: FailoverReq
               "reason": request.reason, "requested_by": request.requested_by, "at": now.isoformat(),
               "instance_id": pair.instance_id, "dry_run": request.dry_run, "drill": request.drill}
     svc.pair_state.record_decision(pair.name, record)
-    svc.audit.record(pair.name, f"{now.isoformat()}-{uuid.uuid4().hex[:8]}", kind, actor=request.requested_by,
+    svc.audit.record(pair.name, None, kind, actor=request.requested_by,
                      outcome="started" if result.started else "refused", detail=record)
     return result
 
