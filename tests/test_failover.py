@@ -167,3 +167,34 @@ def test_crash_while_awaiting_approval_resumes_at_the_gate(azurite: AzuriteEndpo
     assert report["crash"]["killed"]  # the worker dies at the gate, before activity 50
     assert code == 0 and report["outcome"] == "succeeded"
     assert report["approval"]["decision"] == "approve"
+
+
+def test_a_chunk_failing_after_its_retries_is_reported_and_the_run_goes_on(azurite: AzuriteEndpoints) -> None:
+    """The catalog snapshot disappears after the flip: every chunk fails its retries, each is reported."""
+    from failover.services import reset_services
+    from function_app import app
+    from rehearsal.scenario import prepare
+    from replayhost.engine import ReplayHost
+
+    opts = options()
+    scenario = prepare(opts, azurite.connection_string)
+    scenario.primary.set_faults("down=1")
+    host = ReplayHost(app)
+    iid = host.start_new("failover", None, {"pair": opts.pair, "trigger": "manual", "reason": "chunk failure",
+                                            "requested_by": "test"})
+    host.run_until_idle(stop_when=lambda: (host.get_status(iid).custom_status or {}).get("stage")
+                        == "recreate_artifacts")
+    snapshot = services().catalog.read(opts.primary)
+    assert snapshot is not None
+    services().catalog.container.delete_blob(snapshot.name)  # the catalog is gone under the running failover
+    reset_services()  # and no process still holds it in memory
+    status = host.wait_for(iid)
+    host.stop()
+    report = status.output
+    assert status.runtime_status.value == "Completed" and report["outcome"] == "failed"
+    assert report["pointer"]["generation_after"] == 1  # the flip stands: clients already follow the secondary
+    jobs = report["jobs"]
+    assert jobs["failed"] == jobs["interrupted"] > 0  # every job chunk ran after the catalog was gone
+    for kind, counts in report["artifacts"].items():  # chunks already done before it went are kept
+        assert counts["recreated"] + counts["already_present"] + counts["failed"] == counts["expected"], kind
+    assert report["errors"] and all("chunk" in e["error"] for e in report["errors"])
