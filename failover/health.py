@@ -42,25 +42,28 @@ def decide_failover(*, primary: Streak, secondary: Streak, threshold: int, auto_
         return _refused(f"active hub failed {primary.failures} consecutive probe(s), threshold {threshold}")
     if secondary.successes < 1:
         return _refused("standby did not pass its last probe: failing over would not help")
+    return _automatic_start(
+        f"active hub failed {primary.failures} consecutive probes and the standby is healthy",
+        auto_failover=auto_failover, failover_running=failover_running, cooldown_until=cooldown_until, now=now)
+
+
+def decide_alert(*, auto_failover: bool, failover_running: bool, cooldown_until: datetime | None,
+                 now: datetime) -> Decision:
+    """A fired Azure Monitor alert starts a failover under the same guards as the probe."""
+    return _automatic_start("alert fired", auto_failover=auto_failover, failover_running=failover_running,
+                            cooldown_until=cooldown_until, now=now)
+
+
+def _automatic_start(why: str, *, auto_failover: bool, failover_running: bool, cooldown_until: datetime | None,
+                     now: datetime) -> Decision:
+    """The guards every automatic start shares: auto-failover on, nothing running, no cooldown."""
     if not auto_failover:
         return _refused("auto-failover is off for this pair: an operator must start it")
     if failover_running:
         return _refused("a failover is already running for this pair")
     if cooldown_until is not None and now < cooldown_until:
         return _refused(f"cooldown until {cooldown_until.isoformat()} (an operator's acknowledgement lifts it)")
-    return Decision(True, f"active hub failed {primary.failures} consecutive probes and the standby is healthy")
-
-
-def decide_alert(*, auto_failover: bool, failover_running: bool, cooldown_until: datetime | None,
-                 now: datetime) -> Decision:
-    """A fired Azure Monitor alert starts a failover under the same guards as the probe."""
-    if not auto_failover:
-        return _refused("auto-failover is off for this pair: the alert is recorded, an operator must start")
-    if failover_running:
-        return _refused("a failover is already running for this pair")
-    if cooldown_until is not None and now < cooldown_until:
-        return _refused(f"cooldown until {cooldown_until.isoformat()} (an operator's acknowledgement lifts it)")
-    return Decision(True, "alert fired")
+    return Decision(True, why)
 
 
 def decide_manual_start(*, running: bool, cooldown_until: datetime | None, now: datetime, force: bool) -> Decision:

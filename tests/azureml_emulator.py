@@ -21,13 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import requests
 from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.core.exceptions import ServiceRequestError
-from azure.core.pipeline._tools import is_rest
 from azure.core.pipeline.transport import HttpRequest
 from azure.core.pipeline.transport._requests_basic import RequestsTransportResponse
-from azure.core.rest._requests_basic import RestRequestsTransportResponse
 
 from tests.local_transport import LocalTransport
 
@@ -274,25 +271,11 @@ class AzureMLEmulator(LocalTransport):
     @staticmethod
     def _respond(request: HttpRequest, status: int, payload: Any,
                  headers: dict[str, str] | None = None) -> RequestsTransportResponse:
-        response = requests.Response()
-        response.status_code = status
-        response._content = b"" if payload is None else json.dumps(
-            AzureMLEmulator._public(payload) if isinstance(payload, dict) and "properties" in payload
-            and isinstance(payload.get("properties"), dict) else payload).encode()
-        response.headers["Content-Type"] = "application/json; charset=utf-8"
-        response.headers["x-ms-request-id"] = "emulator"
-        for name, value in (headers or {}).items():
-            response.headers[name] = value
-        response.url = request.url
-        response.reason = "Emulated"
-        response._content_consumed = True  # the body is in memory: no socket to stream from
-        # Newer generated clients send azure.core.rest requests and call .json() on the answer;
-        # older ones use the legacy pipeline types. Answer each the way RequestsTransport does.
-        if is_rest(request):
-            rest_response = RestRequestsTransportResponse(request=request, internal_response=response)
-            rest_response.read()
-            return rest_response  # type: ignore[return-value]
-        return RequestsTransportResponse(request, response)
+        public = (AzureMLEmulator._public(payload) if isinstance(payload, dict)
+                  and isinstance(payload.get("properties"), dict) else payload)
+        answer: RequestsTransportResponse = LocalTransport.answer(
+            request, status, public, {"x-ms-request-id": "emulator", **(headers or {})})
+        return answer
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

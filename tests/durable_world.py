@@ -17,7 +17,7 @@ from azure.durable_functions.models.utils import http_utils
 
 from rehearsal.scenario import DrillOptions, Scenario, prepare
 from replayhost.azurite import AzuriteEndpoints
-from replayhost.clock import SkippingClock
+from replayhost.clock import Clock, SkippingClock
 from replayhost.engine import Delivery, ReplayHost
 from replayhost.functions import registered_functions
 from replayhost.management_api import ManagementApi
@@ -77,13 +77,14 @@ def world_options(**overrides: Any) -> DrillOptions:
 
 
 @contextmanager
-def durable_world(azurite: AzuriteEndpoints, **overrides: Any) -> Iterator[World]:
+def durable_world(azurite: AzuriteEndpoints, clock: Clock | None = None, **overrides: Any) -> Iterator[World]:
+    """Skipping clock by default (timers fire at once); RealClock where a gate must really wait."""
     options = world_options(**overrides)
     scenario = prepare(options, azurite.connection_string)
     from function_app import app
 
     host = ReplayHost(app, store=AzureStorageStore(azurite.connection_string, f"w{options.pair}"),
-                      clock=SkippingClock(), delivery=Delivery(coalesce_ms=10))
+                      clock=clock or SkippingClock(), delivery=Delivery(coalesce_ms=10))
     host.start_background()
     api = ManagementApi(host)
     api.start()

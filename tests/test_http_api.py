@@ -20,15 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from failover.services import services
-from rehearsal.scenario import prepare
 from replayhost.azurite import AzuriteEndpoints
 from replayhost.clock import RealClock
-from replayhost.engine import Delivery, ReplayHost
 from replayhost.functions import registered_functions
 from replayhost.history import EventType
-from replayhost.management_api import ManagementApi
-from replayhost.store import AzureStorageStore
-from tests.durable_world import World, entry_point, world_options
+from tests.durable_world import World, durable_world, entry_point
 
 OPERATOR_ROUTES = {
     "list_pairs": ("pairs", ["GET"]),
@@ -105,23 +101,12 @@ class Caller:
 @pytest.fixture
 def hot_cold(azurite: AzuriteEndpoints) -> Iterator[tuple[World, Caller]]:
     """A hot-cold world on real time: the approval gate waits (a skipping clock would time it out)."""
-    from function_app import app
-
-    options = world_options(mode="hot-cold")
-    scenario = prepare(options, azurite.connection_string)
-    host = ReplayHost(app, store=AzureStorageStore(azurite.connection_string, f"f{options.pair}"),
-                      clock=RealClock(), delivery=Delivery(coalesce_ms=10))
-    host.start_background()
-    api = ManagementApi(host)
-    api.start()
-    world = World(scenario, options, host, api)
-    caller = Caller(world)
-    try:
-        yield world, caller
-    finally:
-        caller.close()
-        api.stop()
-        host.stop()
+    with durable_world(azurite, clock=RealClock(), mode="hot-cold") as world:
+        caller = Caller(world)
+        try:
+            yield world, caller
+        finally:
+            caller.close()
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=12),
