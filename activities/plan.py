@@ -31,7 +31,7 @@ def load_plan(payload: dict[str, Any]) -> dict[str, Any]:
     return plan_failover(
         svc.config, pair.name, pointer=pointer, snapshot=svc.catalog.read(pointer.active),
         target=payload.get("target"), require_approval=bool(payload.get("require_approval")),
-        primary_reachable=_answers(svc.hub(pointer.active)), now=datetime.now(UTC))
+        primary_reachable=_answers(svc.probe_hub(pointer.active)), now=datetime.now(UTC))
 
 
 @bp.activity_trigger(input_name="payload")

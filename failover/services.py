@@ -25,6 +25,8 @@ from failover.pointer import PointerStore
 from failover.ports import HubClient
 
 _SNAPSHOTS_KEPT = 4
+# azure-core options of the probe clients (they reach every MLClient pipeline).
+PROBE_CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 0, "connection_timeout": 5, "read_timeout": 10}
 
 
 @dataclass
@@ -44,11 +46,22 @@ class Services:
     _items: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
 
     def hub(self, name: str) -> HubClient:
+        return self._client(name, name, {})
+
+    def probe_hub(self, name: str) -> HubClient:
+        """A client for health probes: no SDK retries, short timeouts. A slow answer is the signal,
+        and streaks (not retries) are what absorb a blip."""
+        if self.config.hub(name).backend == "simulated":
+            return self.hub(name)  # its faults are its state: one instance per process
+        return self._client(f"probe:{name}", name, PROBE_CLIENT_OPTIONS)
+
+    def _client(self, key: str, name: str, options: dict[str, Any]) -> HubClient:
         with self._lock:
-            client = self._hubs.get(name)
+            client = self._hubs.get(key)
             if client is None:
-                client = hub_client_for(self.config.hub(name), connection_string=self.settings.dr_storage_connection)
-                self._hubs[name] = client
+                client = hub_client_for(self.config.hub(name), connection_string=self.settings.dr_storage_connection,
+                                        **options)
+                self._hubs[key] = client
             return client
 
     def logs_client(self) -> Any | None:

@@ -578,3 +578,23 @@ def test_azureml_rest_surface_is_the_documented_one() -> None:
     calls = {(c.method, _template(c.path), c.api_version) for c in pair.emulators[0].calls}
     assert calls == EXPECTED_REST_CALLS
     assert source.name
+
+
+def test_probe_client_answers_on_the_first_failure() -> None:
+    """Probes use no SDK retries: a 503 is one failed probe at once; a normal client retries it away."""
+    from failover.services import PROBE_CLIENT_OPTIONS
+
+    emulator = AzureMLEmulator()
+    probe = AzureMLHub(SUBSCRIPTION, RESOURCE_GROUP, emulator.workspace, credential=FixedTokenCredential(),
+                       transport=emulator, retry_backoff_factor=0, **PROBE_CLIENT_OPTIONS)
+    emulator.inject(Fault(status=503, times=1))
+    with pytest.raises(HubError) as info:
+        probe.ping()
+    assert info.value.category is ErrorCategory.TRANSIENT
+    assert len(emulator.calls) == 1
+
+    patient = AzureMLHub(SUBSCRIPTION, RESOURCE_GROUP, emulator.workspace, credential=FixedTokenCredential(),
+                         transport=emulator, retry_total=2, retry_backoff_factor=0)
+    emulator.inject(Fault(status=503, times=1))
+    patient.ping()  # azure-core's own retry absorbs one 503
+    assert len(emulator.calls) == 3

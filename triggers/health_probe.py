@@ -44,7 +44,7 @@ async def probe_and_decide(client: df.DurableOrchestrationClient, pair: HubPair,
                            logs: Any | None = None) -> dict[str, Any]:
     svc = services()
     pointer = svc.pointers.ensure(pair.name, pair.primary.name, pair.secondary.name)
-    state = svc.pair_state.record_probe(pair.name, probe_pair(pair, svc.hub, logs), now)
+    state = svc.pair_state.record_probe(pair.name, probe_pair(pair, svc.probe_hub, logs), now)
     active = state.streak(pointer.active)
     request = FailoverRequest(
         pair=pair.name, trigger=Trigger.TIMER, requested_by="health-probe",
