@@ -8,6 +8,7 @@ read back and verified. Exit 0 only when the outcome is `succeeded` and verifica
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from datetime import timedelta
@@ -173,5 +174,12 @@ def run_drill_command(args: Any) -> int:
         chunk_size=args.chunk_size, require_approval=args.require_approval)
     if options.faults:
         FaultConfig.parse(options.faults)  # bad spec: a clear error before anything starts
+    # A closed terminal or a kill: unwind normally, so the embedded Azurite is stopped too.
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, _exit_on_signal)
     code, _ = run_drill(options, DrillConsole(), args.json)
     return code
+
+
+def _exit_on_signal(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
