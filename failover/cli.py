@@ -7,6 +7,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
+def _fault_spec(text: str) -> str:
+    from failover.adapters.simulated_fault import FaultConfig
+
+    try:
+        FaultConfig.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _chunk_size(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 500:
+        raise argparse.ArgumentTypeError(f"{text} is not between 1 and 500 (policy.chunk_size)")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -22,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--artifacts", type=_positive, default=60, help="artifacts seeded on the primary (default 60)")
     drill.add_argument("--seed", type=int, default=7, help="seed of the inventory and the faults")
     drill.add_argument("--mode", choices=("hot-hot", "hot-warm", "hot-cold"), default="hot-warm")
-    drill.add_argument("--faults", default="",
+    drill.add_argument("--faults", default="", type=_fault_spec,
                        help='faults on the secondary, e.g. "latency_ms=20,throttle=0.1,flaky=0.05"')
     drill.add_argument("--crash-at", type=_positive, default=0, metavar="K",
                        help="SIGKILL the orchestration process after K activities, then resume from Azurite")
@@ -31,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--require-approval", action="store_true", help="ask for approval whatever the mode")
     drill.add_argument("--dry-run", action="store_true", help="plan and report; write nothing")
     drill.add_argument("--drill-only", action="store_true", help="recover into the secondary but do not flip")
-    drill.add_argument("--chunk-size", type=int, default=25, help="items per activity (default 25)")
+    drill.add_argument("--chunk-size", type=_chunk_size, default=25, help="items per activity (default 25)")
     drill.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
 
     from failover.operator_cli import add_operator_parsers
