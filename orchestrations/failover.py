@@ -163,13 +163,12 @@ def _resubmit_jobs(context: df.DurableOrchestrationContext, run: FailoverRun, pl
 
 
 def _each(context: df.DurableOrchestrationContext, tasks: list[Any],
-          labels: list[Any] | None = None) -> Generator[Any, Any, list[tuple[Any, Any, str | None]]]:
+          labels: list[Any]) -> Generator[Any, Any, list[tuple[Any, Any, str | None]]]:
     """Wait for every task; a chunk that failed after its retries is reported, not fatal.
 
     task_all stops at the first failure, so on failure the remaining tasks are awaited one
     by one (in order: deterministic) to collect every result and every error.
     """
-    labels = labels if labels is not None else list(range(len(tasks)))
     try:
         results = yield context.task_all(tasks)
         return [(label, result, None) for label, result in zip(labels, results, strict=True)]

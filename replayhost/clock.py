@@ -32,10 +32,6 @@ class VirtualClock:
         with self._lock:
             self._now = max(self._now, moment)
 
-    def advance(self, delta: timedelta) -> None:
-        with self._lock:
-            self._now += delta
-
 
 class RealClock:
     virtual = False

@@ -38,7 +38,6 @@ from azure.ai.ml.entities._job.job import Job
 from azure.core.credentials import TokenCredential
 
 from failover.adapters.hub_errors import to_hub_error
-from failover.adapters.hub_factory import HubCoordinates
 from failover.adapters.hub_specs import ensure_no_secrets, parse_ref, portable_ref, retarget_arm_ids
 from failover.domain import Artifact, ArtifactKind, JobRecord
 from failover.ports import ErrorCategory, HubError, SubmitResult, WriteOutcome
@@ -95,12 +94,6 @@ class AzureMLHub:
         self.ml = MLClient(credential, subscription_id, resource_group, workspace_name, **client_kwargs)
         self.workspace_scope = (f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
                                 f"/providers/Microsoft.MachineLearningServices/workspaces/{workspace_name}")
-
-    @classmethod
-    def from_ref(cls, hub: HubCoordinates, *, credential: TokenCredential | None = None,
-                 hub_id: str | None = None, **client_kwargs: Any) -> AzureMLHub:
-        return cls(hub.subscription_id, hub.resource_group, hub.workspace_name, credential=credential,
-                   hub_id=hub_id, **client_kwargs)
 
     @property
     def hub_id(self) -> str:

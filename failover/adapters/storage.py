@@ -9,12 +9,14 @@ string carries the account key.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
 from failover import settings as app_settings
+
+T = TypeVar("T", TableServiceClient, BlobServiceClient)
 
 _ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
 
@@ -42,23 +44,21 @@ def _default_credential() -> Any:
     return DefaultAzureCredential()
 
 
-def table_service(settings: app_settings.Settings, credential: Any | None = None) -> TableServiceClient:
+def _service(client: type[T], service: str, settings: app_settings.Settings, credential: Any | None) -> T:
+    """A connection string when set (local, Azurite), else the account's endpoint with managed identity."""
     if settings.dr_storage_connection:
         try:
-            return TableServiceClient.from_connection_string(settings.dr_storage_connection)
+            return client.from_connection_string(settings.dr_storage_connection)
         except ValueError:
             raise StorageNotConfigured(
                 f"{app_settings.DR_STORAGE_CONNECTION} is not a valid storage connection string") from None
-    endpoint = f"https://{_account(settings)}.table.core.windows.net"
-    return TableServiceClient(endpoint=endpoint, credential=credential or _default_credential())
+    endpoint = f"https://{_account(settings)}.{service}.core.windows.net"
+    return client(endpoint, credential=credential or _default_credential())
+
+
+def table_service(settings: app_settings.Settings, credential: Any | None = None) -> TableServiceClient:
+    return _service(TableServiceClient, "table", settings, credential)
 
 
 def blob_service(settings: app_settings.Settings, credential: Any | None = None) -> BlobServiceClient:
-    if settings.dr_storage_connection:
-        try:
-            return BlobServiceClient.from_connection_string(settings.dr_storage_connection)
-        except ValueError:
-            raise StorageNotConfigured(
-                f"{app_settings.DR_STORAGE_CONNECTION} is not a valid storage connection string") from None
-    endpoint = f"https://{_account(settings)}.blob.core.windows.net"
-    return BlobServiceClient(account_url=endpoint, credential=credential or _default_credential())
+    return _service(BlobServiceClient, "blob", settings, credential)
