@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import azure.functions as func
 
@@ -34,7 +33,7 @@ from rehearsal.serve_timers import TimerLoop, resolve_schedule
 from replayhost.azurite import Azurite
 from replayhost.clock import RealClock
 from replayhost.engine import Delivery, ReplayHost
-from replayhost.management_api import WEBHOOK_PREFIX, ManagementApi, Request
+from replayhost.management_api import WEBHOOK_PREFIX, Incoming, ManagementApi
 from replayhost.store import AzureStorageStore
 
 log = logging.getLogger("hubfailover.serve")
@@ -221,13 +220,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         serve: LocalServer = self.server.serve  # type: ignore[attr-defined]
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        origin = f"http://{self.headers.get('Host') or serve.base_url.removeprefix('http://')}"
-        path = parts.path
+        incoming = Incoming.read(self, serve.base_url)
+        path, headers, query = incoming.path, incoming.headers, incoming.query
         try:
             if not (path.startswith("/api/") or path.startswith(WEBHOOK_PREFIX)):
                 self._reply(404, {"error": "not found", "field": None})
@@ -235,14 +229,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(401, {"error": f"missing or wrong function key ({KEY_HEADER} header or ?code=)",
                                   "field": KEY_HEADER})
             elif path.startswith("/api/"):
-                response = serve.call_function(self.command, origin + self.path, path[len("/api"):], query,
-                                               headers, body)
+                response = serve.call_function(self.command, incoming.url, path[len("/api"):], query,
+                                               headers, incoming.body)
                 self._send(response.status_code, response.get_body(), dict(response.headers), response.mimetype)
             else:
                 assert serve.api is not None
-                segments = [unquote(s) for s in path[len(WEBHOOK_PREFIX):].split("/")]
-                request = Request(self.command, segments, query, headers, body, origin, origin + self.path)
-                reply = serve.api.handle(request)
+                reply = serve.api.handle(incoming.request(self.command, WEBHOOK_PREFIX))
                 self._reply(reply.status, reply.body, reply.headers)
         except Exception:
             log.exception("serve: %s %s failed", self.command, path)

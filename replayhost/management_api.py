@@ -57,6 +57,33 @@ class Request:
     url: str  # the full URL as requested (Location of a 202 status)
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """One HTTP request as read off a stdlib handler: shared by this API and `hubfailover serve`."""
+
+    path: str
+    body: bytes
+    headers: dict[str, str]  # lower-cased names
+    query: dict[str, str]
+    origin: str
+    url: str
+
+    @classmethod
+    def read(cls, handler: BaseHTTPRequestHandler, base_url: str) -> Incoming:
+        parts = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        origin = f"http://{handler.headers.get('Host') or base_url.removeprefix('http://')}"
+        return cls(parts.path, handler.rfile.read(length) if length > 0 else b"",
+                   {k.lower(): v for k, v in handler.headers.items()},
+                   {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()},
+                   origin, origin + handler.path)
+
+    def request(self, method: str, prefix: str) -> Request:
+        """The request for the API mounted at ``prefix`` (path segments percent-decoded one by one)."""
+        segments = [unquote(s) for s in self.path[len(prefix):].split("/")]
+        return Request(method, segments, self.query, self.headers, self.body, self.origin, self.url)
+
+
 class ManagementApi:
     def __init__(self, host: ReplayHost, task_hub: str = "hubfailover", connection: str = "Storage") -> None:
         self.host = host
@@ -325,17 +352,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         api: ManagementApi = self.server.api  # type: ignore[attr-defined]
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
+        incoming = Incoming.read(self, api.base_url)
         reply = Reply(404)
         for prefix in (RPC_PREFIX, WEBHOOK_PREFIX):
-            if parts.path.startswith(prefix):
-                query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-                origin = f"http://{self.headers.get('Host') or api.base_url.removeprefix('http://')}"
-                req = Request(self.command, [unquote(s) for s in parts.path[len(prefix):].split("/")], query,
-                              {k.lower(): v for k, v in self.headers.items()}, body, origin, origin + self.path)
-                reply = api.handle(req)
+            if incoming.path.startswith(prefix):
+                reply = api.handle(incoming.request(self.command, prefix))
                 break
         payload = b"" if reply.body is None else json.dumps(reply.body).encode()
         self.send_response(reply.status)
