@@ -36,6 +36,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 lint: $(PY_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(PY_STAMP)
 	$(BIN)/mypy

@@ -7,7 +7,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from failover.ports import HubClient, HubError
+from failover.domain.ports import HubClient, HubError
 from failover.recovery import check_readiness as readiness_of
 from failover.recovery import compute_map_from, interrupted_jobs, plan_failover
 from failover.services import services

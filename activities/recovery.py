@@ -11,7 +11,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from failover.domain import ArtifactKind
+from failover.domain.model import ArtifactKind
 from failover.recovery import chunk, compute_map_from, interrupted_jobs, sorted_artifacts
 from failover.recovery import recreate_artifacts as recreate
 from failover.recovery import resubmit_jobs as resubmit

@@ -24,11 +24,11 @@ sys.path.insert(0, str(ROOT))
 
 def run(jobs: int, artifacts: int, latency_ms: float, chunk_size: int, per_chunk: int,
         workers: int, coalesce_ms: float) -> dict[str, Any]:
-    from failover.adapters.hub_factory import hub_client_for
-    from failover.adapters.simulated_hub import SimulatedHub
-    from failover.catalog import sync_catalog
-    from failover.domain import NON_TERMINAL_JOB_STATUSES
+    from failover.domain.model import NON_TERMINAL_JOB_STATUSES
+    from failover.hubs.hub_factory import hub_client_for
+    from failover.hubs.simulated_hub import SimulatedHub
     from failover.services import services
+    from failover.stores.catalog import sync_catalog
     from rehearsal.scenario import DrillOptions, prepare
     from replayhost.azurite import Azurite
     from replayhost.clock import SkippingClock

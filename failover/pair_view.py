@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from failover.pointer import PointerNotFound
 from failover.services import Services
+from failover.stores.pointer import PointerNotFound
 
 
 def pair_view(svc: Services, pair_name: str, now: datetime) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from failover.config import FailoverConfig, HubPair
-from failover.domain import (
+from failover.domain.config import FailoverConfig, HubPair
+from failover.domain.model import (
     TAG_GENERATION,
     TAG_SOURCE_JOB,
     TERMINAL_JOB_STATUSES,
@@ -24,8 +24,8 @@ from failover.domain import (
     JobRecord,
     resubmission_name,
 )
-from failover.hub_retry import call_hub
-from failover.ports import ErrorCategory, HubClient, HubError
+from failover.domain.ports import ErrorCategory, HubClient, HubError
+from failover.hubs.hub_retry import call_hub
 
 T = TypeVar("T")
 

@@ -12,17 +12,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from failover import settings as app_settings
-from failover.adapters.hub_factory import hub_client_for
-from failover.adapters.storage import blob_service, table_service
-from failover.alert_deliveries import AlertDeliveries
-from failover.audit import AuditLog
-from failover.catalog import CatalogSnapshot, CatalogStore
-from failover.config import FailoverConfig, load_config
-from failover.journal import RecoveryJournal
-from failover.pair_state import PairStateStore
-from failover.pointer import PointerStore
-from failover.ports import HubClient
+from failover.domain import settings as app_settings
+from failover.domain.config import FailoverConfig, load_config
+from failover.domain.ports import HubClient
+from failover.hubs.hub_factory import hub_client_for
+from failover.stores.alert_deliveries import AlertDeliveries
+from failover.stores.audit import AuditLog
+from failover.stores.catalog import CatalogSnapshot, CatalogStore
+from failover.stores.journal import RecoveryJournal
+from failover.stores.pair_state import PairStateStore
+from failover.stores.pointer import PointerStore
+from failover.stores.storage import blob_service, table_service
 
 _SNAPSHOTS_KEPT = 4
 # azure-core options of the probe clients (they reach every MLClient pipeline).

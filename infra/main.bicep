@@ -215,7 +215,7 @@ module drStorage 'modules/storage-account.bicep' = {
 }
 
 // -- the Function App -------------------------------------------------------------------------------
-// App settings read by the code: exactly failover/settings.py ALL_SETTINGS minus
+// App settings read by the code: exactly failover/domain/settings.py ALL_SETTINGS minus
 // LOCAL_ONLY_SETTINGS (DR_STORAGE_CONNECTION is local-only: in Azure the DR account is reached
 // by name with the managed identity). tests/test_infra.py compares the two.
 var appSettings = {

@@ -16,9 +16,9 @@ from typing import Any
 import azure.durable_functions as df
 from pydantic import ValidationError
 
-from failover.domain import RECOVERY_WAVES
-from failover.requests import APPROVAL_EVENT, ApprovalDecision, FailoverRequest
-from failover.run import FailoverRun
+from failover.domain.model import RECOVERY_WAVES
+from failover.domain.requests import APPROVAL_EVENT, ApprovalDecision, FailoverRequest
+from failover.domain.run import FailoverRun
 
 bp = df.Blueprint()
 

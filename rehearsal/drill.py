@@ -15,11 +15,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from failover.adapters.simulated_fault import FaultConfig
-from failover.health import decide_failover
-from failover.pair_state import HubStreak
-from failover.ports import HubClient, HubError
-from failover.requests import FailoverRequest, Trigger
+from failover.domain.health import decide_failover
+from failover.domain.ports import HubClient, HubError
+from failover.domain.requests import FailoverRequest, Trigger
+from failover.hubs.simulated_fault import FaultConfig
+from failover.stores.pair_state import HubStreak
 from rehearsal.console import DrillConsole
 from rehearsal.scenario import DrillOptions, Scenario, prepare
 from rehearsal.verify import verify

@@ -7,14 +7,14 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from failover import settings as app_settings
-from failover.adapters.hub_factory import hub_client_for
-from failover.adapters.simulated_hub import SimulatedHub
-from failover.adapters.simulated_seed import COMPUTES
-from failover.catalog import sync_catalog
-from failover.config import FailoverConfig, parse_config
-from failover.domain import Artifact, ArtifactKind
+from failover.domain import settings as app_settings
+from failover.domain.config import FailoverConfig, parse_config
+from failover.domain.model import Artifact, ArtifactKind
+from failover.hubs.hub_factory import hub_client_for
+from failover.hubs.simulated_hub import SimulatedHub
+from failover.hubs.simulated_seed import COMPUTES
 from failover.services import reset_services, services
+from failover.stores.catalog import sync_catalog
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any
 
 import azure.functions as func
 
-from failover import settings as app_settings
+from failover.domain import settings as app_settings
 from failover.services import services
 from rehearsal.serve_functions import HttpFunction, Invoker, http_functions, split_path, timer_functions
 from rehearsal.serve_timers import TimerLoop, resolve_schedule

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from failover.domain import TAG_SOURCE_JOB, ArtifactKind
+from failover.domain.model import TAG_SOURCE_JOB, ArtifactKind
 from failover.recovery import interrupted_jobs
 from failover.services import services
 from rehearsal.scenario import Scenario

@@ -9,11 +9,11 @@ import pytest
 from azure.functions.timer import TimerRequest
 from azure.storage.blob import ContainerClient
 
-from failover.adapters.simulated_hub import SimulatedHub
-from failover.catalog import REDACTED, CatalogError, CatalogStore, sync_all, sync_catalog
-from failover.config import FailoverConfig, HubRef
-from failover.domain import NON_TERMINAL_JOB_STATUSES, RECOVERY_ORDER, Artifact, ArtifactKind, JobRecord
-from failover.ports import HubError
+from failover.domain.config import FailoverConfig, HubRef
+from failover.domain.model import NON_TERMINAL_JOB_STATUSES, RECOVERY_ORDER, Artifact, ArtifactKind, JobRecord
+from failover.domain.ports import HubError
+from failover.hubs.simulated_hub import SimulatedHub
+from failover.stores.catalog import REDACTED, CatalogError, CatalogStore, sync_all, sync_catalog
 from replayhost.azurite import AzuriteEndpoints
 
 T0 = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from failover.cli import main
+from hubfailover.cli import main
 from replayhost.azurite import AzuriteEndpoints
 from tests.serve_world import KEY, Served, served
 from tests.test_detection import alert_body

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from failover.config import ConfigError, FailoverConfig, json_schema, load_config, parse_config
-from failover.domain import NON_TERMINAL_JOB_STATUSES, RECOVERY_ORDER, ArtifactKind
+from failover.domain.config import ConfigError, FailoverConfig, json_schema, load_config, parse_config
+from failover.domain.model import NON_TERMINAL_JOB_STATUSES, RECOVERY_ORDER, ArtifactKind
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "failover.sample.json"
@@ -218,7 +218,7 @@ def test_checked_in_schema_is_the_generated_one() -> None:
 
 
 def test_schema_command_prints_it() -> None:
-    out = subprocess.run([sys.executable, "-m", "failover.config", "--schema"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "failover.domain.config", "--schema"], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert out.stdout == json_schema()
 
@@ -228,7 +228,7 @@ def test_check_command_reports_problems(tmp_path: Path) -> None:
     data["pairs"][0]["policy"] = {"chunk_size": 0}
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(data))
-    out = subprocess.run([sys.executable, "-m", "failover.config", "--check", str(bad)], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "failover.domain.config", "--check", str(bad)], capture_output=True,
                          text=True, cwd=ROOT)
     assert out.returncode == 1
     assert "pairs[0].policy.chunk_size: 0 is not >= 1" in out.stderr

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from failover.health import decide_failover
-from failover.pair_state import HubStreak
+from failover.domain.health import decide_failover
 from failover.services import services
+from failover.stores.pair_state import HubStreak
 from replayhost.azurite import AzuriteEndpoints
 from tests.durable_world import World, durable_world, entry_point, forget_sdk_session, run
 
@@ -185,7 +185,7 @@ def test_auto_failover_off_records_the_alert_only(azurite: AzuriteEndpoints) -> 
         config["pairs"][0]["auto_failover"] = False
         import os
 
-        from failover import settings as app_settings
+        from failover.domain import settings as app_settings
         from failover.services import reset_services
 
         os.environ[app_settings.FAILOVER_CONFIG] = json.dumps(config)

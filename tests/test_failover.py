@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from failover.domain import TAG_SOURCE_JOB
+from failover.domain.model import TAG_SOURCE_JOB
 from failover.services import services
 from rehearsal.console import DrillConsole
 from rehearsal.drill import run_drill

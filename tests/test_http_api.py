@@ -63,7 +63,7 @@ def test_operator_routes_methods_and_auth_levels() -> None:
 
 
 def test_timer_schedules_come_from_app_settings() -> None:
-    from failover import settings as app_settings
+    from failover.domain import settings as app_settings
 
     found = bindings()
     timers = {name: next(b for b in bs if b["type"] == "timerTrigger") for name, bs in found.items()

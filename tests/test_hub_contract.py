@@ -18,13 +18,7 @@ from typing import Any
 
 import pytest
 
-from failover.adapters.azureml_hub import AzureMLHub
-from failover.adapters.hub_factory import hub_client_for
-from failover.adapters.hub_specs import references, secret_fields
-from failover.adapters.simulated_fault import FaultConfig
-from failover.adapters.simulated_hub import SimulatedHub
-from failover.adapters.simulated_seed import COMPUTES, seed_artifacts, seed_jobs
-from failover.domain import (
+from failover.domain.model import (
     NON_TERMINAL_JOB_STATUSES,
     TAG_GENERATION,
     TAG_SOURCE_JOB,
@@ -33,7 +27,14 @@ from failover.domain import (
     JobRecord,
     resubmission_name,
 )
-from failover.ports import ErrorCategory, HubClient, HubError, WriteOutcome
+from failover.domain.ports import ErrorCategory, HubClient, HubError, WriteOutcome
+from failover.domain.secrets import secret_fields
+from failover.hubs.azureml_hub import AzureMLHub
+from failover.hubs.hub_factory import hub_client_for
+from failover.hubs.hub_specs import references
+from failover.hubs.simulated_fault import FaultConfig
+from failover.hubs.simulated_hub import SimulatedHub
+from failover.hubs.simulated_seed import COMPUTES, seed_artifacts, seed_jobs
 from replayhost.azurite import AzuriteEndpoints
 from tests.azureml_emulator import RESOURCE_GROUP, SUBSCRIPTION, AzureMLEmulator, Fault, FixedTokenCredential
 
@@ -245,7 +246,7 @@ def sim(azurite: AzuriteEndpoints) -> Iterator[SimulatedHub]:
 
 def test_down_is_seen_by_every_instance(sim: SimulatedHub, azurite: AzuriteEndpoints,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from failover.adapters import simulated_hub
+    from failover.hubs import simulated_hub
 
     monkeypatch.setattr(simulated_hub, "FAULT_CONFIG_TTL_S", 0.2)
     other = SimulatedHub(sim.hub_id, azurite.connection_string)
@@ -326,8 +327,8 @@ def test_fault_spec_parses_every_key() -> None:
 def test_state_is_shared_with_another_process(sim: SimulatedHub, azurite: AzuriteEndpoints) -> None:
     script = (
         "import sys\n"
-        "from failover.adapters.simulated_hub import SimulatedHub\n"
-        "from failover.domain import Artifact, ArtifactKind\n"
+        "from failover.hubs.simulated_hub import SimulatedHub\n"
+        "from failover.domain.model import Artifact, ArtifactKind\n"
         "hub = SimulatedHub(sys.argv[1], sys.argv[2])\n"
         "hub.put_asset(Artifact(ArtifactKind.ENVIRONMENT, 'from-child', '1', {'image': 'img:1'}))\n"
         "hub.set_faults('down=1')\n"

@@ -2,7 +2,7 @@
 
 What a deployment would get wrong silently is asserted here: placement outside the primary
 region, DR storage hardening, identity-only storage access, app settings equal to
-failover/settings.py, alerts on the Common Alert Schema to /api/alerts, role assignments with
+failover/domain/settings.py, alerts on the Common Alert Schema to /api/alerts, role assignments with
 guid() names scoped to single resources. checkov runs separately (``make infra-check``).
 """
 
@@ -18,13 +18,13 @@ import pytest
 import yaml
 from pycep import BicepParser
 
-from failover import settings as app_settings
-from failover.alert_deliveries import ALERT_TABLE
-from failover.audit import AUDIT_TABLE
-from failover.catalog import CATALOG_CONTAINER
-from failover.journal import JOURNAL_TABLE
-from failover.pair_state import PAIR_STATE_TABLE
-from failover.pointer import POINTER_TABLE
+from failover.domain import settings as app_settings
+from failover.stores.alert_deliveries import ALERT_TABLE
+from failover.stores.audit import AUDIT_TABLE
+from failover.stores.catalog import CATALOG_CONTAINER
+from failover.stores.journal import JOURNAL_TABLE
+from failover.stores.pair_state import PAIR_STATE_TABLE
+from failover.stores.pointer import POINTER_TABLE
 
 ROOT = Path(__file__).resolve().parents[1]
 INFRA = ROOT / "infra"

@@ -7,9 +7,9 @@ import pytest
 from azure.core.exceptions import ServiceRequestError
 from azure.data.tables import TableClient, TableServiceClient
 
-from failover.adapters.storage import StorageNotConfigured, blob_service, table_service
-from failover.config import FailoverConfig
-from failover.pointer import (
+from failover.domain.config import FailoverConfig
+from failover.domain.settings import Settings
+from failover.stores.pointer import (
     ActiveHubResolver,
     FlipOutcome,
     FlipResult,
@@ -18,7 +18,7 @@ from failover.pointer import (
     PointerStore,
     ml_client_for_active_hub,
 )
-from failover.settings import Settings
+from failover.stores.storage import StorageNotConfigured, blob_service, table_service
 from replayhost.azurite import AzuriteEndpoints
 from tests.local_transport import LocalTransport
 

@@ -9,8 +9,8 @@ from azure.core.credentials import AccessToken
 from azure.core.pipeline.transport import HttpRequest
 from azure.monitor.query import LogsQueryClient
 
-from failover.config import LogQuery
-from failover.probes import log_signal
+from failover.domain.config import LogQuery
+from failover.hubs.probes import log_signal
 from tests.local_transport import LocalTransport
 
 
@@ -64,9 +64,9 @@ def test_a_failing_log_query_is_no_signal() -> None:
 
 
 def test_probe_pair_combines_ping_and_log_signal(azurite, unique_name: str) -> None:  # type: ignore[no-untyped-def]
-    from failover.adapters.simulated_hub import SimulatedHub
-    from failover.config import FailoverConfig
-    from failover.probes import probe_pair
+    from failover.domain.config import FailoverConfig
+    from failover.hubs.probes import probe_pair
+    from failover.hubs.simulated_hub import SimulatedHub
 
     def hub(name: str, **extra: Any) -> dict[str, Any]:
         return {"name": name, "subscription_id": "00000000-0000-0000-0000-000000000001", "resource_group": "rg",

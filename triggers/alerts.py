@@ -15,11 +15,11 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from failover.alerts import AlertPayloadError, pair_for_alert, parse_alert
-from failover.health import Decision, decide_alert
-from failover.pair_state import PairState
-from failover.requests import FailoverRequest, Trigger
+from failover.domain.alerts import AlertPayloadError, pair_for_alert, parse_alert
+from failover.domain.health import Decision, decide_alert
+from failover.domain.requests import FailoverRequest, Trigger
 from failover.services import services
+from failover.stores.pair_state import PairState
 from triggers.starting import start_with
 
 bp = df.Blueprint()

@@ -7,8 +7,8 @@ import logging
 import azure.durable_functions as df
 import azure.functions as func
 
-from failover.catalog import sync_all
 from failover.services import services
+from failover.stores.catalog import sync_all
 
 log = logging.getLogger(__name__)
 bp = df.Blueprint()

@@ -13,12 +13,12 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from failover.config import HubPair
-from failover.health import Decision, decide_failover
-from failover.pair_state import PairState
-from failover.probes import probe_pair
-from failover.requests import FailoverRequest, Trigger
+from failover.domain.config import HubPair
+from failover.domain.health import Decision, decide_failover
+from failover.domain.requests import FailoverRequest, Trigger
+from failover.hubs.probes import probe_pair
 from failover.services import services
+from failover.stores.pair_state import PairState
 from triggers.starting import StartResult, start_with
 
 bp = df.Blueprint()

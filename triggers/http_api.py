@@ -1,6 +1,6 @@
 """The operator API: pair status, start / approve / reject / acknowledge / failback. Function-level auth.
 
-Thin: parse and validate (failover.operator_bodies), call the core or triggers.starting,
+Thin: parse and validate (failover.domain.operator_bodies), call the core or triggers.starting,
 answer JSON. Bad input is a 4xx {"error", "field"}; an unknown pair or instance is a 404.
 Every operator action is audited with who did it (Easy Auth's principal, else the body's name).
 """
@@ -18,8 +18,8 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
-from failover.config import HubPair
-from failover.operator_bodies import (
+from failover.domain.config import HubPair
+from failover.domain.operator_bodies import (
     AcknowledgeBody,
     BadRequest,
     DecisionBody,
@@ -28,8 +28,8 @@ from failover.operator_bodies import (
     identity,
     parse_body,
 )
+from failover.domain.requests import APPROVAL_EVENT, ApprovalDecision, FailoverRequest, Trigger
 from failover.pair_view import pair_view
-from failover.requests import APPROVAL_EVENT, ApprovalDecision, FailoverRequest, Trigger
 from failover.services import services
 from triggers.starting import StartResult, start_failback, start_failover
 

@@ -16,10 +16,10 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
-from failover.health import Decision, decide_failback, decide_manual_start
-from failover.pair_state import PairState
-from failover.requests import FailoverRequest, Trigger
+from failover.domain.health import Decision, decide_failback, decide_manual_start
+from failover.domain.requests import FailoverRequest, Trigger
 from failover.services import services
+from failover.stores.pair_state import PairState
 
 _ACTIVE = {OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending,
            OrchestrationRuntimeStatus.ContinuedAsNew}

@@ -27,7 +27,7 @@ param deploymentContainerName string
 @description('Required. Application Insights connection string (no instrumentation key setting).')
 param applicationInsightsConnectionString string
 
-@description('Required. Application settings read by the code (names from failover/settings.py ALL_SETTINGS, minus the local-only ones).')
+@description('Required. Application settings read by the code (names from failover/domain/settings.py ALL_SETTINGS, minus the local-only ones).')
 param appSettings object
 
 @description('Optional. Maximum number of instances the Flex Consumption plan scales out to.')

@@ -31,13 +31,13 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 
-from failover.adapters.hub_specs import secret_fields
-from failover.config import FailoverConfig, HubRef
-from failover.domain import Artifact, ArtifactKind, JobRecord, content_hash
-from failover.ports import HubClient
+from failover.domain.config import FailoverConfig, HubRef
+from failover.domain.model import Artifact, ArtifactKind, JobRecord, content_hash
+from failover.domain.ports import HubClient
+from failover.domain.secrets import secret_fields
 
 if TYPE_CHECKING:
-    from failover.settings import Settings
+    from failover.domain.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class CatalogStore:
 
     @classmethod
     def from_settings(cls, settings: Settings, container: str = CATALOG_CONTAINER) -> CatalogStore:
-        from failover.adapters.storage import blob_service
+        from failover.stores.storage import blob_service
 
         return cls.from_service(blob_service(settings), container)
 

@@ -37,10 +37,10 @@ from azure.ai.ml.entities._builders.command import Command
 from azure.ai.ml.entities._job.job import Job
 from azure.core.credentials import TokenCredential
 
-from failover.adapters.hub_errors import to_hub_error
-from failover.adapters.hub_specs import ensure_no_secrets, parse_ref, portable_ref, retarget_arm_ids
-from failover.domain import Artifact, ArtifactKind, JobRecord
-from failover.ports import ErrorCategory, HubError, SubmitResult, WriteOutcome
+from failover.domain.model import Artifact, ArtifactKind, JobRecord
+from failover.domain.ports import ErrorCategory, HubError, SubmitResult, WriteOutcome
+from failover.hubs.hub_errors import to_hub_error
+from failover.hubs.hub_specs import ensure_no_secrets, parse_ref, portable_ref, retarget_arm_ids
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 """The operator subcommands of `hubfailover`: status, failover, approve, reject, ack, failback, watch.
 
-They call the operator API (failover.api_client) of a deployed app or of `hubfailover serve`;
+They call the operator API (hubfailover.api_client) of a deployed app or of `hubfailover serve`;
 exit 0 on success, 1 when the API refuses or fails (the error and its field on stderr), 1 from
 `watch` when the failover did not succeed. The key is read from the environment, never shown.
 """
@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from failover.api_client import URL_ENV, ApiClient, ApiError
+from hubfailover.api_client import URL_ENV, ApiClient, ApiError
 
 TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
 OPERATOR_COMMANDS = ("status", "failover", "approve", "reject", "ack", "failback", "watch")

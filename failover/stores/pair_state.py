@@ -17,7 +17,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
-from failover.adapters.table_store import TableStore
+from failover.stores.table_store import TableStore
 
 PAIR_STATE_TABLE = "drpairstate"
 _ROW = "state"

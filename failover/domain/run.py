@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from failover.requests import FailoverRequest
+from failover.domain.requests import FailoverRequest
 
 MAX_REPORTED_ERRORS = 50
 

@@ -5,8 +5,8 @@ Every model forbids unknown fields, so a typo fails at load time instead of sile
 falling back to a default in the middle of an outage. Errors are reported one line per
 problem, each naming the field path and the offending value.
 
-Run ``python -m failover.config --schema`` to print the JSON schema (docs/config.schema.json),
-``python -m failover.config --check [PATH]`` to validate a file (default: FAILOVER_CONFIG).
+Run ``python -m failover.domain.config --schema`` to print the JSON schema (docs/config.schema.json),
+``python -m failover.domain.config --check [PATH]`` to validate a file (default: FAILOVER_CONFIG).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from failover import settings as app_settings
-from failover.domain import (
+from failover.domain import settings as app_settings
+from failover.domain.model import (
     NON_TERMINAL_JOB_STATUSES,
     RECOVERY_ORDER,
     TERMINAL_JOB_STATUSES,
@@ -390,7 +390,7 @@ def json_schema() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m failover.config", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m failover.domain.config", description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--schema", action="store_true", help="print the JSON schema of the configuration")
     group.add_argument("--check", nargs="?", const="", metavar="PATH",

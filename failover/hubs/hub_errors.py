@@ -19,7 +19,7 @@ from azure.core.exceptions import (
 )
 from azure.core.pipeline.policies._utils import parse_retry_after
 
-from failover.ports import ErrorCategory, HubError
+from failover.domain.ports import ErrorCategory, HubError
 
 _TRANSIENT_STATUSES = frozenset({408, 500, 502, 503, 504})
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
-from failover import settings as app_settings
+from failover.domain import settings as app_settings
 
 T = TypeVar("T", TableServiceClient, BlobServiceClient)
 

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from failover.ports import HubError
+from failover.domain.ports import HubError
 
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
-from failover.adapters.table_store import TableStore
+from failover.stores.table_store import TableStore
 
 JOURNAL_TABLE = "drjournal"
 _KEY_UNSAFE = re.compile(r"[/\\#?\x00-\x1f\x7f]")

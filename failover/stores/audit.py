@@ -15,7 +15,7 @@ from typing import Any
 
 from azure.data.tables import TableClient, UpdateMode
 
-from failover.adapters.table_store import TableStore
+from failover.stores.table_store import TableStore
 
 AUDIT_TABLE = "draudit"
 _MAX_DETAIL_CHARS = 30_000  # a Table string property holds 32K UTF-16 code units

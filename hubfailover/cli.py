@@ -1,4 +1,4 @@
-"""`hubfailover`: the operator CLI (also `python -m failover`)."""
+"""`hubfailover`: the operator CLI (also `python -m hubfailover` and `python -m failover`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def _fault_spec(text: str) -> str:
-    from failover.adapters.simulated_fault import FaultConfig
+    from failover.hubs.simulated_fault import FaultConfig
 
     try:
         FaultConfig.parse(text)
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--chunk-size", type=_chunk_size, default=25, help="items per activity (default 25)")
     drill.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
 
-    from failover.operator_cli import add_operator_parsers
+    from hubfailover.operator_cli import add_operator_parsers
 
     add_operator_parsers(sub)  # status, failover, approve, reject, ack, failback, watch
     serve = sub.add_parser("serve", help="run the app's HTTP routes and timers on loopback (Azurite, replay host)")
@@ -74,6 +74,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rehearsal.serve import serve_command
 
         return serve_command(args)
-    from failover.operator_cli import run_operator
+    from hubfailover.operator_cli import run_operator
 
     return run_operator(args)

@@ -23,12 +23,12 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import EdmType, EntityProperty, TableClient, TableEntity, TableServiceClient, UpdateMode
 
-from failover.config import FailoverConfig, HubRef
+from failover.domain.config import FailoverConfig, HubRef
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
 
-    from failover.settings import Settings
+    from failover.domain.settings import Settings
 
 POINTER_TABLE = "drpointers"
 POINTER_ROW = "pointer"
@@ -112,7 +112,7 @@ class PointerStore:
 
     @classmethod
     def from_settings(cls, settings: Settings, table_name: str = POINTER_TABLE) -> PointerStore:
-        from failover.adapters.storage import table_service
+        from failover.stores.storage import table_service
 
         return cls.from_service(table_service(settings), table_name)
 
@@ -237,8 +237,8 @@ def default_resolver(env: Mapping[str, str] | None = None) -> ActiveHubResolver:
     global _default_resolver  # noqa: PLW0603 - one cache per process is the point
     with _default_lock:
         if _default_resolver is None:
-            from failover.config import load_config
-            from failover.settings import Settings
+            from failover.domain.config import load_config
+            from failover.domain.settings import Settings
 
             _default_resolver = ActiveHubResolver(load_config(env), PointerStore.from_settings(
                 Settings.from_env(env)))

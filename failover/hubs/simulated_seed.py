@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from failover.adapters.hub_specs import MODEL_TRAINING_DATA
-from failover.domain import NON_TERMINAL_JOB_STATUSES, TERMINAL_JOB_STATUSES, Artifact, ArtifactKind, JobRecord
+from failover.domain.model import NON_TERMINAL_JOB_STATUSES, TERMINAL_JOB_STATUSES, Artifact, ArtifactKind, JobRecord
+from failover.hubs.hub_specs import MODEL_TRAINING_DATA
 
 COMPUTES = ("cpu-cluster", "gpu-cluster", "cpu-small")
 EXPERIMENTS = ("churn-model", "fraud-detection", "demand-forecast", "llm-eval", "image-classifier")

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from failover.config import HubPair, LogQuery
-from failover.ports import HubClient, HubError
+from failover.domain.config import HubPair, LogQuery
+from failover.domain.ports import HubClient, HubError
 
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}

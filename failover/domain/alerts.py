@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from failover.config import FailoverConfig, HubPair
+from failover.domain.config import FailoverConfig, HubPair
 
 COMMON_ALERT_SCHEMA = "azureMonitorCommonAlertSchema"
 

@@ -1,6 +1,6 @@
 """The ports of the core: what the failover logic needs from the outside world.
 
-Adapters live in failover/adapters/ (Azure ML, simulated hub, Azure Storage). Every hub
+Adapters live in failover/hubs/ (Azure ML, simulated hub) and failover/stores/ (Azure Storage). Every hub
 error is mapped to a HubError with a category, so retry policy is decided in one place.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from failover.domain import Artifact, ArtifactKind, JobRecord
+from failover.domain.model import Artifact, ArtifactKind, JobRecord
 
 
 class ErrorCategory(StrEnum):

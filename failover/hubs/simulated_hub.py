@@ -33,18 +33,18 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableEntity, TableServiceClient, TableTransactionError, UpdateMode
 
-from failover.adapters.hub_errors import to_hub_error
-from failover.adapters.hub_specs import ensure_no_secrets, retarget_arm_ids
-from failover.adapters.simulated_fault import FaultConfig, FaultInjector
-from failover.adapters.simulated_seed import SIMULATED_SCOPE, seed_artifacts, seed_jobs
-from failover.domain import (
+from failover.domain.model import (
     NON_TERMINAL_JOB_STATUSES,
     TERMINAL_JOB_STATUSES,
     Artifact,
     ArtifactKind,
     JobRecord,
 )
-from failover.ports import ErrorCategory, HubError, SubmitResult, WriteOutcome
+from failover.domain.ports import ErrorCategory, HubError, SubmitResult, WriteOutcome
+from failover.hubs.hub_errors import to_hub_error
+from failover.hubs.hub_specs import ensure_no_secrets, retarget_arm_ids
+from failover.hubs.simulated_fault import FaultConfig, FaultInjector
+from failover.hubs.simulated_seed import SIMULATED_SCOPE, seed_artifacts, seed_jobs
 
 DEFAULT_TABLE = "simulatedhubs"
 _CHUNK = 30_000  # characters per string property (limit 32K UTF-16 code units)

@@ -14,7 +14,7 @@ from datetime import datetime
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
-from failover.adapters.table_store import TableStore
+from failover.stores.table_store import TableStore
 
 ALERT_TABLE = "dralerts"
 

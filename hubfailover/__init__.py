@@ -1,0 +1,1 @@
+"""Entry points: the `hubfailover` console script (drill, serve, operator commands) and its API client."""

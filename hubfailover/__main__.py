@@ -1,0 +1,3 @@
+from hubfailover.cli import main
+
+raise SystemExit(main())
