@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
+# Two workers (pytest-xdist), each with its own Azurite: the suite waits on storage more than on CPU.
+PYTEST_WORKERS ?= 2
 # Infra checks (checkov) live in their own venv: checkov's pins conflict with the app's.
 INFRA_VENV := .venv-infra
 INFRA_BIN := $(INFRA_VENV)/bin
@@ -42,7 +44,7 @@ typecheck: $(PY_STAMP)
 	$(BIN)/mypy
 
 pytest: setup
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test: lint typecheck infra-check pytest
 

@@ -8,7 +8,7 @@ read back and verified. Exit 0 only when the outcome is `succeeded` and verifica
 from __future__ import annotations
 
 import json
-import signal
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -22,6 +22,7 @@ from failover.hubs.simulated_fault import FaultConfig
 from failover.stores.pair_state import HubStreak
 from rehearsal.console import DrillConsole
 from rehearsal.scenario import DrillOptions, Scenario, prepare
+from rehearsal.stop_signals import SignalStop, Stopped
 from rehearsal.verify import verify
 from replayhost.azurite import Azurite
 from replayhost.clock import SkippingClock
@@ -68,10 +69,14 @@ def run_drill(options: DrillOptions, console: DrillConsole, json_path: Path | No
         with Azurite() as azurite:
             console.step(f"Azurite on 127.0.0.1 (blob {azurite.blob_port}, table {azurite.table_port})")
             code, report = rehearse(options, console, azurite.connection_string)
+    _publish(report, console, json_path)
+    return code, report
+
+
+def _publish(report: dict[str, Any], console: DrillConsole, json_path: Path | None) -> None:
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=2, default=str))
     console.summary(report)
-    return code, report
 
 
 def rehearse(options: DrillOptions, console: DrillConsole, conn: str) -> tuple[int, dict[str, Any]]:
@@ -156,11 +161,14 @@ def crash_and_restart(conn: str, task_hub: str, instance_id: str, payload: dict[
     True when the child was killed; False when the run ended before the crash point.
     """
     console.step(f"orchestration process will be killed (SIGKILL) after {crash_at} activities")
-    proc = subprocess.run([sys.executable, "-m", "rehearsal.crash_worker", conn, task_hub, instance_id,
-                           json.dumps(payload), str(crash_at)], cwd=ROOT, check=False, capture_output=True,
-                          text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "rehearsal.crash_worker", conn, task_hub, instance_id,
+                             json.dumps(payload), str(crash_at)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    _children.append(proc)
+    _, stderr = proc.communicate()
+    _children.remove(proc)
     if proc.returncode not in (0, -9):
-        raise RuntimeError(f"crash worker failed ({proc.returncode}): {proc.stderr[-1500:]}")
+        raise RuntimeError(f"crash worker failed ({proc.returncode}): {stderr[-1500:]}")
     killed = proc.returncode == -9
     console.step("killed; resuming from the history in Azurite" if killed
                  else "the run finished before the crash point")
@@ -172,12 +180,33 @@ def run_drill_command(args: Any) -> int:
         jobs=args.jobs, artifacts=args.artifacts, seed=args.seed, mode=args.mode, faults=args.faults or "",
         crash_at=args.crash_at, approval=args.approval, dry_run=args.dry_run, drill_only=args.drill_only,
         chunk_size=args.chunk_size, require_approval=args.require_approval)
-    # A closed terminal or a kill: unwind normally, so the embedded Azurite is stopped too.
-    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop_signal, _exit_on_signal)
-    code, _ = run_drill(options, DrillConsole(), args.json)
+    # A closed terminal, a kill or Ctrl-C: the embedded Azurite and any child are stopped, always.
+    stop = SignalStop()
+    stop.install()
+    console = DrillConsole()
+    azurite = Azurite()
+    try:
+        endpoints = azurite.start()
+        console.step(f"Azurite on 127.0.0.1 (blob {endpoints.blob_port}, table {endpoints.table_port})")
+        code, report = stop.run(lambda: rehearse(options, console, endpoints.connection_string))
+    except Stopped as stopped:
+        _stop_children()
+        azurite.stop()
+        console.step(f"{stopped}: the embedded Azurite is stopped; nothing was flipped outside it")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(stopped.exit_code)  # worker threads may be blocked on the storage just stopped
+    finally:
+        azurite.stop()
+    _publish(report, console, args.json)
     return code
 
 
-def _exit_on_signal(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)
+# Child processes of this drill (the crash worker): stopped with it.
+_children: list[subprocess.Popen[str]] = []
+
+
+def _stop_children() -> None:
+    for proc in list(_children):
+        if proc.poll() is None:
+            proc.kill()

@@ -66,6 +66,10 @@ def azurite_script(root: Path = PROJECT_ROOT) -> Path:
     return root / "node_modules" / "azurite" / "dist" / "src" / "azurite.js"
 
 
+# Preloaded into Azurite: it exits when the process that started it is gone (even SIGKILLed).
+WATCHDOG = Path(__file__).resolve().parent / "azurite_watchdog.js"
+
+
 def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
@@ -107,16 +111,18 @@ class Azurite:
         for _attempt in range(3):  # a free port can be taken between probe and bind: retry
             eps = AzuriteEndpoints(self.host, _free_port(self.host), _free_port(self.host), _free_port(self.host))
             cmd = [
-                node, str(script), "--silent", "--skipApiVersionCheck", "--loose",
+                node, "-r", str(WATCHDOG), str(script), "--silent", "--skipApiVersionCheck", "--loose",
                 "--disableTelemetry", "--location", str(self.data_dir),
                 "--blobHost", self.host, "--blobPort", str(eps.blob_port),
                 "--queueHost", self.host, "--queuePort", str(eps.queue_port),
                 "--tableHost", self.host, "--tablePort", str(eps.table_port),
             ]
             log = open(self.data_dir / "azurite.log", "ab")  # noqa: SIM115 - owned by the child
+            watchdog_env = {"HUBFAILOVER_AZURITE_PARENT": str(os.getpid()),
+                            "HUBFAILOVER_AZURITE_OWNED_DIR": str(self.data_dir) if self._own_dir else ""}
             self.process = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True, env={**os.environ, **watchdog_env},
             )
             log.close()
             deadline = time.monotonic() + timeout
