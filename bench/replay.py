@@ -24,7 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-US_PER_EVENT = 46e-6  # measured replay cost per history event per episode (REFERENCE.md)
+US_PER_EVENT = 46e-6  # measured replay cost per history event per episode (docs/replay-host.md)
 
 
 def build_app() -> Any:

@@ -1,6 +1,6 @@
 """Durable Functions history events and actions, in the JSON shapes the extension uses.
 
-See shared/REFERENCE.md ("Durable Functions replay protocol"). Only what the replay host
+See docs/replay-host.md ("The replay protocol"). Only what the replay host
 needs: constructors for history events, and the action list flattened in the order in
 which the SDK assigns sequence ids.
 """

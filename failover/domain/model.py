@@ -40,7 +40,8 @@ RECOVERY_WAVES: tuple[tuple[ArtifactKind, ...], ...] = (
     (ArtifactKind.COMPONENT, ArtifactKind.MODEL),  # components name environments and code; models name data
 )
 
-# Azure ML job statuses (REFERENCE.md). Non-terminal jobs are what an outage interrupts.
+# Azure ML job statuses (the service's JobStatus enum: tests/samples/azureml_rest/job_status_enum.json).
+# Non-terminal jobs are what an outage interrupts.
 NON_TERMINAL_JOB_STATUSES: frozenset[str] = frozenset(
     {"NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running", "CancelRequested", "Finalizing"}
 )
