@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from failover.domain.config import FailoverConfig, HubPair
 from failover.domain.model import (
+    HELD_JOB_STATUSES,
     TAG_GENERATION,
     TAG_SOURCE_JOB,
     TERMINAL_JOB_STATUSES,
@@ -270,9 +271,10 @@ def resubmit_jobs(target: HubClient, primary: HubClient | None, jobs: Sequence[J
 
 
 def _finished_on_primary(primary: HubClient, job: JobRecord) -> bool:
-    """Live refresh where the primary still answers: a job that finished there is not resubmitted."""
+    """Live refresh where the primary still answers: a job that finished there, or that someone
+    paused or asked to cancel since the catalog was taken, is not resubmitted."""
     try:
         live = primary.get_job(job.name)
     except HubError:
         return False  # down or gone: trust the catalog
-    return live.status in TERMINAL_JOB_STATUSES
+    return live.status in TERMINAL_JOB_STATUSES | HELD_JOB_STATUSES

@@ -13,14 +13,17 @@ including azure-core's own retries.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.core.exceptions import ServiceRequestError
 from azure.core.pipeline.transport import HttpRequest
@@ -28,6 +31,7 @@ from azure.core.pipeline.transport._requests_basic import RequestsTransportRespo
 
 from tests.local_transport import LocalTransport
 
+SAMPLES = Path(__file__).parent / "samples" / "azureml_rest"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 RESOURCE_GROUP = "rg-dr"
 PROVIDER = "Microsoft.MachineLearningServices"
@@ -52,6 +56,24 @@ _TYPES = {
 _VERSIONED = {"models", "environments", "data", "components", "codes"}
 
 
+def example(relative: str) -> dict[str, Any]:
+    """One of Microsoft's REST examples under tests/samples/azureml_rest (see SOURCES.md there)."""
+    loaded: dict[str, Any] = json.loads((SAMPLES / relative).read_text(encoding="utf-8"))
+    return loaded
+
+
+def example_response(relative: str, status: str | None = None) -> Any:
+    responses = example(relative)["responses"]
+    return copy.deepcopy(responses[status or min(responses)]["body"])
+
+
+def example_request(relative: str) -> Any:
+    return copy.deepcopy(example(relative)["parameters"]["body"])
+
+
+_PLACEHOLDER = "string"  # what the generated examples put where a name or id goes
+
+
 class FixedTokenCredential:
     """A boundary credential: a fixed bearer token, no Entra. The emulator ignores it."""
 
@@ -60,6 +82,32 @@ class FixedTokenCredential:
 
     def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
         return AccessTokenInfo("emulator-token", 4_102_444_800)
+
+
+class AzureMLAudienceCredential:
+    """A boundary credential whose token is a JWT with the Azure ML audience, as Entra would issue.
+
+    azure-ai-ml decodes the token (without checking its signature) before submitting a pipeline job
+    or a job with a user identity, and refuses one whose ``aud`` is not https://ml.azure.com. This
+    one is unsigned (``alg: none``): the emulator checks nothing, and no key is involved.
+    """
+
+    AUDIENCE = "https://ml.azure.com"
+
+    def __init__(self) -> None:
+        self.scopes: list[tuple[str, ...]] = []  # the scopes each token was asked for
+
+    def _token(self, scopes: tuple[str, ...]) -> str:
+        self.scopes.append(scopes)
+        audience = self.AUDIENCE if any(s.startswith(self.AUDIENCE) for s in scopes) else "https://management.azure.com"
+        claims = {"aud": audience, "iss": "https://sts.windows.net/emulator/", "oid": "emulator", "exp": 4_102_444_800}
+        return jwt.encode(claims, key=None, algorithm="none")
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self._token(scopes), 4_102_444_800)
+
+    def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
+        return AccessTokenInfo(self._token(scopes), 4_102_444_800)
 
 
 @dataclass(frozen=True)
@@ -109,6 +157,40 @@ class AzureMLEmulator(LocalTransport):
         self.faults: list[Fault] = []
         # Names of the workspace's compute clusters (AmlCompute), answered by GET /computes.
         self.computes: set[str] = {"cpu-cluster", "gpu-cluster"}
+        self.workspace_body: dict[str, Any] | None = None  # GET of the workspace: ours unless loaded
+
+    # -- Microsoft's published examples ----------------------------------------------------------
+    def load_example(self, relative: str, *paths: str, status: str | None = None) -> list[dict[str, Any]]:
+        """Serve the resources of one of Microsoft's REST examples, stored under ``paths``.
+
+        ``paths`` are workspace-relative (``/environments/env/versions/1``), one per resource: the
+        response body, or each item of a list example's ``value`` in order. What is served is the
+        example's own JSON, except the placeholders it can't be served with: an ``id`` of "string"
+        becomes the resource's ARM id and a ``name`` of "string" the last segment of its path.
+        (A real name must match its path.) ``nextLink`` is not served: every list is one page.
+        """
+        body = example_response(relative, status)
+        items = body["value"] if isinstance(body, dict) and "value" in body else [body]
+        if len(items) != len(paths):
+            raise ValueError(f"{relative} holds {len(items)} resource(s), {len(paths)} path(s) given")
+        loaded = []
+        for item, path in zip(items, paths, strict=True):
+            segments = [s for s in path.split("/") if s]
+            if item.get("name", _PLACEHOLDER) not in (_PLACEHOLDER, segments[-1]):
+                raise ValueError(f"{relative}: resource {item['name']!r} can't be served at {path}")
+            resource = {**item, "name": segments[-1]}
+            if resource.get("id", _PLACEHOLDER) == _PLACEHOLDER:
+                resource["id"] = f"{self.scope}/{'/'.join(segments)}"
+            with self._lock:
+                if segments[0] == "computes":
+                    self.computes.add(segments[-1])
+                self.resources[path.lower().rstrip("/")] = resource
+            loaded.append(resource)
+        return loaded
+
+    def load_workspace_example(self, relative: str) -> None:
+        """Answer GET of the workspace with an example's body (its ARM id is not ours: kept as is)."""
+        self.workspace_body = example_response(relative)
 
     # -- HttpTransport -------------------------------------------------------------------
     def send(self, request: HttpRequest, **kwargs: Any) -> RequestsTransportResponse:
@@ -152,7 +234,9 @@ class AzureMLEmulator(LocalTransport):
     # -- routing -------------------------------------------------------------------------
     def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         if path in ("", "/"):
-            return (200, self._workspace()) if method == "GET" else (405, _error("MethodNotAllowed", method))
+            if method != "GET":
+                return 405, _error("MethodNotAllowed", method)
+            return 200, self.workspace_body or self._workspace()
         segments = [s for s in path.split("/") if s]
         key = path.lower().rstrip("/")
         collection = segments[0]
@@ -239,7 +323,10 @@ class AzureMLEmulator(LocalTransport):
         }
 
     def _compute(self, name: str) -> dict[str, Any]:
-        """An ARM ComputeResource: an AmlCompute cluster that scales to zero."""
+        """An ARM ComputeResource: a loaded example's, else an AmlCompute cluster that scales to zero."""
+        loaded = self.resources.get(f"/computes/{name}".lower())
+        if loaded is not None:
+            return loaded
         return {
             "id": f"{self.scope}/computes/{name}", "name": name, "type": _TYPES["computes"],
             "location": self.location,

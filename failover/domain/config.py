@@ -32,13 +32,11 @@ from pydantic_core import PydanticCustomError
 
 from failover.domain import settings as app_settings
 from failover.domain.model import (
-    NON_TERMINAL_JOB_STATUSES,
+    DEFAULT_INTERRUPTED_JOB_STATUSES,
+    KNOWN_JOB_STATUSES,
     RECOVERY_ORDER,
-    TERMINAL_JOB_STATUSES,
     ArtifactKind,
 )
-
-KNOWN_JOB_STATUSES: frozenset[str] = NON_TERMINAL_JOB_STATUSES | TERMINAL_JOB_STATUSES
 
 # Patterns double as schema constraints and as the hint printed when a value misses them.
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -106,8 +104,9 @@ class FailoverPolicy(_Strict):
     on_approval_timeout: Literal["abort", "proceed"] = Field(
         "abort", description="What to do when nobody approves in time.")
     interrupted_statuses: list[str] = Field(
-        default_factory=lambda: sorted(NON_TERMINAL_JOB_STATUSES),
-        description="Azure ML job statuses that count as interrupted (cataloged and resubmitted).")
+        default_factory=lambda: sorted(DEFAULT_INTERRUPTED_JOB_STATUSES),
+        description="Azure ML job statuses that count as interrupted (cataloged and resubmitted). Default: the "
+                    "active ones; CancelRequested, Paused and Unknown only when listed (docs/recovery-coverage.md).")
     artifact_kinds: list[ArtifactKind] = Field(
         default_factory=lambda: list(RECOVERY_ORDER),
         description="Artifact kinds to catalog and recreate; always processed in recovery order.")

@@ -40,12 +40,26 @@ RECOVERY_WAVES: tuple[tuple[ArtifactKind, ...], ...] = (
     (ArtifactKind.COMPONENT, ArtifactKind.MODEL),  # components name environments and code; models name data
 )
 
-# Azure ML job statuses (the service's JobStatus enum: tests/samples/azureml_rest/job_status_enum.json).
-# Non-terminal jobs are what an outage interrupts.
-NON_TERMINAL_JOB_STATUSES: frozenset[str] = frozenset(
-    {"NotStarted", "Queued", "Preparing", "Provisioning", "Starting", "Running", "CancelRequested", "Finalizing"}
-)
-TERMINAL_JOB_STATUSES: frozenset[str] = frozenset({"Completed", "Failed", "Canceled", "NotResponding", "Paused"})
+# Azure ML job statuses: the service's JobStatus enum (REST api 2024-01-01-preview, modelAsString,
+# tests/samples/azureml_rest/job_status_enum.json) plus "Created", which fine-tuning jobs report
+# although the enum lacks it. docs/recovery-coverage.md explains each choice.
+TERMINAL_JOB_STATUSES: frozenset[str] = frozenset({"Completed", "Failed", "Canceled"})
+# Work the service had accepted and not finished: what an outage interrupts, resubmitted by default.
+# NotResponding is here, not terminal: the enum says a run can leave it for any earlier state, and a
+# run whose heartbeat stopped because its region failed is exactly what a failover must resubmit.
+ACTIVE_JOB_STATUSES: frozenset[str] = frozenset({
+    "NotStarted", "Created", "Scheduled", "Queued", "Preparing", "Provisioning", "Starting", "Running",
+    "Finalizing", "NotResponding",
+})
+# Not finished, but someone stopped them on purpose (a cancellation asked for, a paused labeling job):
+# resubmitting would undo that decision, so they are not interrupted unless a pair's policy says so.
+HELD_JOB_STATUSES: frozenset[str] = frozenset({"CancelRequested", "Paused"})
+# The service's "not mapped to any other status": cataloged only when a pair's policy asks for it.
+UNDETERMINED_JOB_STATUSES: frozenset[str] = frozenset({"Unknown"})
+NON_TERMINAL_JOB_STATUSES: frozenset[str] = ACTIVE_JOB_STATUSES | HELD_JOB_STATUSES | UNDETERMINED_JOB_STATUSES
+KNOWN_JOB_STATUSES: frozenset[str] = NON_TERMINAL_JOB_STATUSES | TERMINAL_JOB_STATUSES
+# The default policy.interrupted_statuses.
+DEFAULT_INTERRUPTED_JOB_STATUSES: frozenset[str] = ACTIVE_JOB_STATUSES
 
 
 def canonical_json(value: Any) -> str:

@@ -7,9 +7,9 @@ error is mapped to a HubError with a category, so retry policy is decided in one
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from failover.domain.model import Artifact, ArtifactKind, JobRecord
 
@@ -44,6 +44,50 @@ class SubmitResult:
     outcome: WriteOutcome
 
 
+T = TypeVar("T")
+
+JOB_ITEM = "job"  # UnreadableItem.kind of a job; artifacts use their ArtifactKind value
+
+
+@dataclass(frozen=True)
+class UnreadableItem:
+    """Something a hub holds that its adapter could not turn into a record or spec.
+
+    Reported by name, never guessed at: a spec rebuilt from half a body would be recreated wrong.
+    ``reason`` is the adapter's one-line why (the SDK's message); it never carries a body.
+    """
+
+    kind: str  # JOB_ITEM or an ArtifactKind value
+    name: str
+    version: str | None
+    reason: str
+
+    @property
+    def key(self) -> str:
+        """The catalog key the item would have had (``job:<name>``, or the artifact's key)."""
+        return f"{JOB_ITEM}:{self.name}" if self.kind == JOB_ITEM else f"{self.kind}:{self.name}:{self.version or ''}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "key": self.key}
+
+
+class Listing(list[T], Generic[T]):
+    """What a list call read: the readable items (it *is* the list of them, so callers that only
+    want those need nothing new) and, in ``unreadable``, what the hub holds but could not be read.
+
+    One item the adapter can't parse must not take the others down with it, nor vanish silently.
+    """
+
+    def __init__(self, items: Iterable[T] = (), unreadable: Iterable[UnreadableItem] = ()) -> None:
+        super().__init__(items)
+        self.unreadable: tuple[UnreadableItem, ...] = tuple(unreadable)
+
+
+def unreadable_of(listed: Iterable[object]) -> tuple[UnreadableItem, ...]:
+    """The unreadable items beside a list call's result (none for a plain list)."""
+    return listed.unreadable if isinstance(listed, Listing) else ()
+
+
 @runtime_checkable
 class HubClient(Protocol):
     """One Azure ML workspace / AI Studio hub (or project), as recovery sees it."""
@@ -57,7 +101,9 @@ class HubClient(Protocol):
     def list_computes(self) -> list[str]:
         """Names of the compute targets of the workspace. Raises HubError."""
 
-    def list_jobs(self, statuses: Iterable[str] | None = None) -> list[JobRecord]: ...
+    def list_jobs(self, statuses: Iterable[str] | None = None) -> Listing[JobRecord]:
+        """Jobs (with ``statuses``: only those), sorted by name. A job that can't be read is in
+        ``unreadable`` when its status is wanted or can't be told; never raised, never dropped."""
 
     def get_job(self, name: str) -> JobRecord: ...
 
@@ -65,7 +111,8 @@ class HubClient(Protocol):
                    tags: dict[str, str]) -> SubmitResult:
         """Create ``new_name`` from ``source`` unless a job of that name already exists."""
 
-    def list_assets(self, kind: ArtifactKind) -> list[Artifact]: ...
+    def list_assets(self, kind: ArtifactKind) -> Listing[Artifact]:
+        """Every version of every asset of ``kind``; what can't be read is in ``unreadable``."""
 
     def get_asset(self, kind: ArtifactKind, name: str, version: str | None) -> Artifact: ...
 
@@ -76,6 +123,6 @@ class HubClient(Protocol):
         immutable in Azure ML, and recovery never overwrites what the secondary already has.
         """
 
-    def list_connections(self) -> list[Artifact]: ...
+    def list_connections(self) -> Listing[Artifact]: ...
 
     def put_connection(self, connection: Artifact) -> WriteOutcome: ...

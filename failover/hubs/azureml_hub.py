@@ -1,9 +1,15 @@
 """AzureMLHub: the HubClient port over ``azure.ai.ml.MLClient`` (one workspace / AI Studio hub).
 
-Specs are portable: artifact specs are small normal forms (see ``_spec_of``) with references
-as ``azureml:<name>:<version>``; a job's spec is its REST ``JobBase`` JSON, rebuilt into an
-entity on the target when the primary is gone. ARM ids that name the source workspace are
-retargeted to this one before any write.
+Specs are portable: an asset's spec is its REST body under portable names (``azureml_assets``),
+with references as ``azureml:<name>:<version>``; a job's spec is the service's REST body
+(``azureml_jobs``), rebuilt into an entity on the target when the primary is gone. ARM ids that
+name the source workspace are retargeted to this one before any write. Assets and connections are
+read and written through azure-ai-ml's generated REST operations (its entities lose fields, see
+``azureml_assets``); jobs go through its entities, which resolve references, and get back what
+the entities leave out.
+
+One item the adapter can't read (a job azure-ai-ml can't parse, a component spec without a type)
+is reported in the listing's ``unreadable``, never raised for the whole list nor dropped.
 
 Retries: none here. azure-core already retries connection errors, 408, 429 and 5xx (honouring
 Retry-After); a second layer would multiply attempts behind the orchestrator's own
@@ -18,63 +24,45 @@ come from Key Vault, never from the catalog.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from azure.ai.ml import Input, MLClient, Output
+from azure.ai.ml import MLClient
+from azure.ai.ml._restclient.arm_ml_service._utils.model_base import SdkJSONEncoder
 from azure.ai.ml._restclient.arm_ml_service.models import JobBase
-from azure.ai.ml.entities import (
-    CommandComponent,
-    Data,
-    Environment,
-    Model,
-    NoneCredentialConfiguration,
-    WorkspaceConnection,
-)
-from azure.ai.ml.entities._assets import Code
+from azure.ai.ml.entities._builders.base_node import BaseNode
 from azure.ai.ml.entities._builders.command import Command
+from azure.ai.ml.entities._builders.spark import Spark
 from azure.ai.ml.entities._job.job import Job
+from azure.ai.ml.entities._job.to_rest_functions import to_rest_job_object
 from azure.core.credentials import TokenCredential
 
-from failover.domain.model import Artifact, ArtifactKind, JobRecord
-from failover.domain.ports import ErrorCategory, HubError, SubmitResult, WriteOutcome
+from failover.domain.model import KNOWN_JOB_STATUSES, Artifact, ArtifactKind, JobRecord
+from failover.domain.ports import (
+    JOB_ITEM,
+    ErrorCategory,
+    HubError,
+    Listing,
+    SubmitResult,
+    UnreadableItem,
+    WriteOutcome,
+)
+from failover.hubs.azureml_assets import UnreadableSpec, asset_body, asset_spec, connection_body, connection_spec
+from failover.hubs.azureml_jobs import carried_over, job_record, put_back, without_nulls
 from failover.hubs.hub_errors import to_hub_error
-from failover.hubs.hub_specs import ensure_no_secrets, parse_ref, portable_ref, retarget_arm_ids
+from failover.hubs.hub_specs import ensure_no_secrets, retarget_arm_ids
 
 T = TypeVar("T")
-
-# azureml://subscriptions/<s>/resourcegroups/<rg>/workspaces/<ws>/datastores/<d>/paths/<p>: the SDK
-# expands short datastore URIs to this long form, which names the source workspace.
-_LONG_DATASTORE_URI = re.compile(
-    r"^azureml://subscriptions/[^/]+/resourcegroups/[^/]+/workspaces/[^/]+/(datastores/.*)$", re.IGNORECASE
-)
-
-
-
-def _short_datastore_uri(uri: str | None) -> str | None:
-    match = _LONG_DATASTORE_URI.match(uri or "")
-    return f"azureml://{match.group(1)}" if match else uri
 
 
 def _tags(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in (value or {}).items()}
 
 
-def _io_spec(items: Any) -> dict[str, dict[str, Any]]:
-    """Component inputs/outputs -> ``{name: {"type": ..., [optional, default, description]}}``."""
-    out: dict[str, dict[str, Any]] = {}
-    for name, item in (items or {}).items():
-        raw = item if isinstance(item, dict) else {k: getattr(item, k, None)
-                                                  for k in ("type", "optional", "default", "description")}
-        out[str(name)] = {k: raw[k] for k in ("type", "optional", "default", "description")
-                          if raw.get(k) not in (None, False)}
-    return out
-
-
-def _status(job: Any) -> str:
-    status = getattr(job, "status", None)
-    return str(getattr(status, "value", status) or "Unknown")
+def _reason(exc: BaseException) -> str:
+    """One line naming what the SDK (or the spec) objected to."""
+    text = (str(exc).strip() or str(getattr(exc, "message", "")).strip()).splitlines()
+    return f"{type(exc).__name__}: {text[0][:300] if text else ''}".rstrip(": ")
 
 
 class AzureMLHub:
@@ -88,6 +76,8 @@ class AzureMLHub:
 
             credential = DefaultAzureCredential()
         self._hub_id = hub_id or workspace_name
+        self.subscription_id = subscription_id
+        self.resource_group = resource_group
         self.workspace_name = workspace_name
         # No call is made here: MLClient is lazy. client_kwargs (transport=, retry_total=, ...)
         # reach every azure-core pipeline it builds.
@@ -114,33 +104,48 @@ class AzureMLHub:
         computes = self._do("list_computes", lambda: list(self.ml.compute.list()))
         return sorted({str(c.name) for c in computes})
 
-    def list_jobs(self, statuses: Iterable[str] | None = None) -> list[JobRecord]:
+    def list_jobs(self, statuses: Iterable[str] | None = None) -> Listing[JobRecord]:
         wanted = set(statuses) if statuses is not None else None
-        # jobs.list has no status filter (REFERENCE): list the active view, filter here.
-        jobs = self._do("list_jobs", lambda: list(self.ml.jobs.list()))
-        records = [self._job_record(j) for j in jobs if wanted is None or _status(j) in wanted]
-        return sorted(records, key=lambda r: r.name)
+        # The REST list ml.jobs.list() calls, without its parser: that one turns a job it can't
+        # parse into None. jobs.list has no status filter (REFERENCE): filter here.
+        operation = self.ml.jobs.service_client_01_2024_preview_arm.jobs
+        bodies = self._do("list_jobs", lambda: [job.as_dict() for job in operation.list(
+            self.resource_group, self.workspace_name, list_view_type="ActiveOnly", cls=lambda jobs: jobs)])
+        records: list[JobRecord] = []
+        unreadable: list[UnreadableItem] = []
+        for body in bodies:
+            status = (body.get("properties") or {}).get("status")
+            if wanted is not None and status in KNOWN_JOB_STATUSES and status not in wanted:
+                continue  # out of scope, readable or not
+            try:
+                records.append(self._job_record(body))
+            except HubError as exc:
+                unreadable.append(UnreadableItem(JOB_ITEM, str(body.get("name")), None, str(exc)))
+        return Listing(sorted(records, key=lambda r: r.name), sorted(unreadable, key=lambda u: u.name))
 
     def get_job(self, name: str) -> JobRecord:
-        return self._job_record(self._do(f"get_job({name})", lambda: self.ml.jobs.get(name)))
+        body = self._do(f"get_job({name})", lambda: self.ml.jobs._get_job(name).as_dict())
+        try:
+            return self._job_record(body)
+        except HubError as exc:
+            raise HubError(ErrorCategory.PERMANENT, f"{self._hub_id}: get_job({name}): {exc}") from None
 
-    def _job_record(self, job: Any) -> JobRecord:
-        # jobs.get/list return a Command *node* for command jobs; its job form serialises to JobBase.
-        entity = job._to_job() if isinstance(job, Command) else job
-        rest = entity._to_rest_object()
-        spec = rest.as_dict() if hasattr(rest, "as_dict") else dict(rest)
-        spec = json.loads(json.dumps(spec, default=str))
-        compute = getattr(job, "compute", None)
-        return JobRecord(job.name, _status(job), job.experiment_name or "", compute, spec, _tags(job.tags))
+    @staticmethod
+    def _job_record(body: dict[str, Any]) -> JobRecord:
+        """The service's body, once azure-ai-ml has shown it can parse it (else HubError PERMANENT)."""
+        try:
+            Job._from_rest_object(JobBase(body))
+            return job_record(body)
+        except Exception as exc:
+            raise HubError(ErrorCategory.PERMANENT, f"azure-ai-ml can't parse the job: {_reason(exc)}") from exc
 
     def submit_job(self, source: JobRecord, *, new_name: str, compute: str | None,
                    tags: dict[str, str]) -> SubmitResult:
         if self._exists(new_name):
             return SubmitResult(new_name, WriteOutcome.ALREADY_PRESENT)
-        job = self._resubmission(source, new_name, compute, tags)
+        job, source_props = self._resubmission(source, new_name, compute, tags)
         try:
-            # experiment_name= avoids the SDK's GET of the old job and RunHistory PATCH (REFERENCE).
-            self.ml.jobs.create_or_update(job, experiment_name=source.experiment_name or None)
+            self._create_job(job, source_props)
         except Exception as exc:
             error = to_hub_error(exc, f"{self._hub_id}: submit_job({new_name})")
             # A 409, or a lost response to a PUT that did land: the job may be ours already.
@@ -151,79 +156,138 @@ class AzureMLHub:
 
     def _exists(self, name: str) -> bool:
         try:
-            self._do(f"get_job({name})", lambda: self.ml.jobs.get(name))
+            self._do(f"get_job({name})", lambda: self.ml.jobs._get_job(name))
         except HubError as err:
             if err.category is ErrorCategory.NOT_FOUND:
                 return False
             raise
         return True
 
-    def _resubmission(self, source: JobRecord, new_name: str, compute: str | None, tags: dict[str, str]) -> Job:
-        """Rebuild the entity from the catalog's REST JSON and mutate it for this workspace."""
+    def _resubmission(self, source: JobRecord, new_name: str, compute: str | None,
+                      tags: dict[str, str]) -> tuple[Job, dict[str, Any]]:
+        """Rebuild the entity from the catalog's REST JSON and mutate it for this workspace; also
+        return what of the source body the request must carry over."""
         spec = retarget_arm_ids(source.spec, self.workspace_scope)
         try:
             job = Job._from_rest_object(JobBase(spec))
         except Exception as exc:
-            raise HubError(ErrorCategory.PERMANENT, f"job {source.name}: spec cannot be rebuilt: {exc}") from exc
+            raise HubError(ErrorCategory.PERMANENT, f"job {source.name}: spec cannot be rebuilt: {_reason(exc)}") \
+                from exc
         job.name = new_name
         if compute or source.compute:
             job.compute = compute or source.compute
+        if source.experiment_name:  # the catalog's record is authoritative, not the spec's copy
+            job.experiment_name = source.experiment_name
         if hasattr(job, "services"):
             job.services = None  # the source's endpoints (Studio, TensorBoard...) belong to the old run
         for output in (getattr(job, "outputs", None) or {}).values():
             if output is not None and hasattr(output, "path"):
                 output.path = None  # let the service pick fresh output locations
         job.tags = {**_tags(job.tags), **source.tags, **tags}
-        return job
+        return job, carried_over(spec.get("properties") or {})
+
+    def _create_job(self, job: Job, source_props: dict[str, Any]) -> None:
+        """What ``ml.jobs.create_or_update`` does for a new job, with the source's fields put back.
+
+        Its steps, in its order: validate, resolve references to ARM ids, serialise, attach the
+        user's Azure ML token to a pipeline job (or a job run as the user), PUT at the job type's
+        api-version. Left out: its git properties (they would describe the orchestrator's
+        checkout, not the job) and its shortcut for updating a fetched job's metadata.
+        """
+        operations = self.ml.jobs
+        if isinstance(job, BaseNode) and not isinstance(job, Command | Spark):
+            job = job._to_job()
+        operations._validate(job, raise_on_failure=True)
+        operations._resolve_arm_id_or_upload_dependencies(job)
+        sent = without_nulls(json.loads(json.dumps(to_rest_job_object(job), cls=SdkJSONEncoder,
+                                                   exclude_readonly=True)))
+        body = {**sent, "properties": put_back(sent["properties"], source_props)}
+        request = JobBase(body)
+        kwargs: dict[str, Any] = {}
+        identity = (body["properties"].get("identity") or {}).get("identityType")
+        if body["properties"].get("jobType") == "Pipeline" or identity == "UserIdentity":
+            operations._set_headers_with_user_aml_token(kwargs)
+        operations._create_or_update_with_different_version_api(rest_job_resource=request, **kwargs)
 
     # -- assets --------------------------------------------------------------------------------
-    def _ops(self, kind: ArtifactKind) -> Any:
+    def _ops(self, kind: ArtifactKind) -> tuple[Any, Any]:
+        """azure-ai-ml's generated REST operations for ``kind``: (containers, versions). Its public
+        operations call these; their entities are skipped (see azureml_assets)."""
+        ml = self.ml
         return {
-            ArtifactKind.ENVIRONMENT: self.ml.environments,
-            ArtifactKind.CODE: self.ml._code,  # not public on MLClient, but the operations are
-            ArtifactKind.DATA: self.ml.data,
-            ArtifactKind.COMPONENT: self.ml.components,
-            ArtifactKind.MODEL: self.ml.models,
+            ArtifactKind.ENVIRONMENT: (ml.environments._containers_operations, ml.environments._version_operations),
+            ArtifactKind.CODE: (ml._code._container_operation, ml._code._version_operation),
+            ArtifactKind.DATA: (ml.data._container_operation, ml.data._operation),
+            ArtifactKind.COMPONENT: (ml.components._container_operation, ml.components._version_operation),
+            ArtifactKind.MODEL: (ml.models._model_container_operation, ml.models._model_versions_operation),
         }[kind]
 
-    def list_assets(self, kind: ArtifactKind) -> list[Artifact]:
+    def list_assets(self, kind: ArtifactKind) -> Listing[Artifact]:
         if kind is ArtifactKind.CONNECTION:
             return self.list_connections()
-        ops = self._ops(kind)
+        containers, versions = self._ops(kind)
+        scope = (self.resource_group, self.workspace_name)
 
-        def every_version() -> list[Any]:
-            if kind is ArtifactKind.CODE:
-                return self._list_code()
-            names = sorted({c.name for c in ops.list()})
-            return [v for n in names for v in ops.list(name=n)]
+        def every_version() -> list[tuple[str, dict[str, Any]]]:
+            names = sorted({str(c.name) for c in containers.list(*scope)})
+            return [(name, v.as_dict()) for name in names for v in versions.list(*scope, name)]
 
-        entities = self._do(f"list_assets({kind.value})", every_version)
-        return sorted((self._artifact(kind, e) for e in entities), key=lambda a: (a.name, a.version or ""))
-
-    def _list_code(self) -> list[Code]:
-        # CodeOperations has no list(); its generated REST client does (same pipeline, same transport).
-        code_ops = self.ml._code
-        scope = (str(self.ml.resource_group_name), self.workspace_name)
-        names = sorted({str(c.name) for c in code_ops._container_operation.list(*scope)})
-        return [Code._from_rest_object(v) for n in names for v in code_ops._version_operation.list(*scope, n)]
+        bodies = self._do(f"list_assets({kind.value})", every_version)
+        artifacts: list[Artifact] = []
+        unreadable: list[UnreadableItem] = []
+        for name, body in bodies:
+            version = str(body.get("name"))
+            try:
+                artifacts.append(Artifact(kind, name, version, asset_spec(kind, body.get("properties") or {})))
+            except UnreadableSpec as exc:
+                unreadable.append(UnreadableItem(kind.value, name, version, str(exc)))
+        return Listing(sorted(artifacts, key=lambda a: (a.name, a.version or "")), unreadable)
 
     def get_asset(self, kind: ArtifactKind, name: str, version: str | None) -> Artifact:
         if kind is ArtifactKind.CONNECTION:
-            return self._connection(self._do(f"get_connection({name})", lambda: self.ml.connections.get(name)))
-        ops = self._ops(kind)
+            body = self._do(f"get_connection({name})", lambda: self.ml.connections._operation.get(
+                self.resource_group, self.workspace_name, name).as_dict())
+            return self._readable(kind, name, None, lambda: connection_spec(body.get("properties") or {}))
+        containers, versions = self._ops(kind)
+        scope = (self.resource_group, self.workspace_name)
         what = f"get_asset({kind.value} {name}:{version})"
         if version is None:
             if kind is ArtifactKind.CODE:
                 raise HubError(ErrorCategory.PERMANENT, "code assets need a version")
-            return self._artifact(kind, self._do(what, lambda: ops.get(name, label="latest")))
-        return self._artifact(kind, self._do(what, lambda: ops.get(name, version)))
+            # Label "latest", as azure-ai-ml resolves it: the container names its latest version.
+            version = str(self._do(what, lambda: containers.get(*scope, name).as_dict())["properties"]["latestVersion"])
+        exact = version
+        body = self._do(what, lambda: versions.get(*scope, name, exact).as_dict())
+        return self._readable(kind, name, exact, lambda: asset_spec(kind, body.get("properties") or {}))
+
+    def _readable(self, kind: ArtifactKind, name: str, version: str | None,
+                  spec: Callable[[], dict[str, Any]]) -> Artifact:
+        try:
+            return Artifact(kind, name, version, spec())
+        except UnreadableSpec as exc:
+            key = Artifact(kind, name, version).key
+            raise HubError(ErrorCategory.PERMANENT, f"{self._hub_id}: {key} can't be read: {exc}") from None
 
     def put_asset(self, artifact: Artifact) -> WriteOutcome:
         if artifact.kind is ArtifactKind.CONNECTION:
             return self.put_connection(artifact)
         if not artifact.version:
             raise HubError(ErrorCategory.PERMANENT, f"{artifact.key}: recovery writes explicit versions only")
-        return self._put(artifact, lambda: self._ops(artifact.kind).create_or_update(self._entity(artifact)))
+        self._check_writable(artifact)
+        _, versions = self._ops(artifact.kind)
+        body = asset_body(artifact.kind, artifact.name, artifact.version, artifact.spec, self.workspace_scope,
+                          self._datastore_uri_prefix)
+        return self._put(artifact, lambda: versions.create_or_update(
+            self.resource_group, self.workspace_name, artifact.name, artifact.version, body))
+
+    def _check_writable(self, artifact: Artifact) -> None:
+        spec = artifact.spec
+        if artifact.kind is ArtifactKind.CODE and not str(spec.get("path", "")).startswith(("https://", "azureml://")):
+            # A local path would be uploaded by the SDK outside the pipeline (REFERENCE).
+            raise HubError(ErrorCategory.PERMANENT, f"{artifact.key}: code must be an https:// or azureml:// URI")
+        if artifact.kind is ArtifactKind.COMPONENT and spec.get("type", "command") != "command":
+            # A pipeline component names other components, which recovery does not order.
+            raise HubError(ErrorCategory.PERMANENT, f"{artifact.key}: only command components are recreated")
 
     def _put(self, artifact: Artifact, create: Callable[[], Any]) -> WriteOutcome:
         def present() -> Artifact | None:
@@ -243,7 +307,7 @@ class AzureMLHub:
         if existing is not None:
             return compare(existing)
         try:
-            create()
+            create()  # the service's answer is not parsed: a written version is written, whatever it echoes
         except Exception as exc:
             error = to_hub_error(exc, f"{self._hub_id}: put {artifact.key}")
             if error.category is ErrorCategory.CONFLICT and (winner := present()) is not None:
@@ -252,87 +316,31 @@ class AzureMLHub:
         return WriteOutcome.CREATED
 
     # -- connections ------------------------------------------------------------------------------
-    def list_connections(self) -> list[Artifact]:
-        # populate_secrets stays False: secret values never leave the workspace through us.
-        entities = self._do("list_connections", lambda: list(self.ml.connections.list()))
-        return sorted((self._connection(c) for c in entities), key=lambda a: a.name)
+    def list_connections(self) -> Listing[Artifact]:
+        # The plain list: secret values never leave the workspace through us (no listsecrets).
+        bodies = self._do("list_connections", lambda: [c.as_dict() for c in self.ml.connections._operation.list(
+            self.resource_group, self.workspace_name)])
+        connections: list[Artifact] = []
+        unreadable: list[UnreadableItem] = []
+        for body in bodies:
+            try:
+                spec = connection_spec(body.get("properties") or {})
+            except UnreadableSpec as exc:
+                unreadable.append(UnreadableItem(ArtifactKind.CONNECTION.value, str(body.get("name")), None, str(exc)))
+                continue
+            connections.append(Artifact(ArtifactKind.CONNECTION, str(body["name"]), None, spec))
+        return Listing(sorted(connections, key=lambda a: a.name), unreadable)
 
     def put_connection(self, connection: Artifact) -> WriteOutcome:
         if connection.kind is not ArtifactKind.CONNECTION:
             raise HubError(ErrorCategory.PERMANENT, f"put_connection got a {connection.kind.value}")
         ensure_no_secrets(connection)
-        spec = connection.spec
-        entity = WorkspaceConnection(name=connection.name, type=spec["type"], target=spec.get("target"),
-                                     metadata=dict(spec.get("metadata") or {}),
-                                     credentials=NoneCredentialConfiguration())
-        return self._put(connection, lambda: self.ml.connections.create_or_update(entity))
+        body = connection_body(connection.spec)
+        return self._put(connection, lambda: self.ml.connections._operation.create(
+            self.resource_group, self.workspace_name, connection.name, body))
 
-    @staticmethod
-    def _connection(entity: Any) -> Artifact:
-        # Only the non-secret shape: type, target, metadata. Credentials are dropped, always.
-        spec = {"type": str(entity.type), "target": entity.target,
-                "metadata": _tags(getattr(entity, "metadata", None))}
-        return Artifact(ArtifactKind.CONNECTION, entity.name, None, spec)
-
-    # -- spec <-> entity -------------------------------------------------------------------------
-    def _artifact(self, kind: ArtifactKind, entity: Any) -> Artifact:
-        return Artifact(kind, entity.name, str(entity.version), self._spec_of(kind, entity))
-
-    @staticmethod
-    def _spec_of(kind: ArtifactKind, e: Any) -> dict[str, Any]:
-        """The portable normal form of an asset: every key always present, no service fields."""
-        base = {"description": e.description, "tags": _tags(e.tags)}
-        if kind is ArtifactKind.ENVIRONMENT:
-            conda = e.conda_file
-            return {"image": e.image, "conda_file": dict(conda) if isinstance(conda, dict) else conda, **base}
-        if kind is ArtifactKind.CODE:
-            # Only the URI: azure-ai-ml 1.35.2 sends no description or tags for code versions.
-            return {"path": _short_datastore_uri(str(e.path))}
-        if kind is ArtifactKind.DATA:
-            return {"type": str(e.type), "path": _short_datastore_uri(str(e.path)), **base}
-        if kind is ArtifactKind.MODEL:
-            return {"type": str(e.type), "path": _short_datastore_uri(str(e.path)),
-                    "properties": _tags(e.properties), **base}
-        # Command component: references made portable (the service answers with ARM ids).
-        return {"type": str(e.type), "command": e.command, "environment": portable_ref(_ref_text(e.environment)),
-                "code": portable_ref(_ref_text(e.code)), "inputs": _io_spec(e.inputs),
-                "outputs": _io_spec(e.outputs), **base}
-
-    def _entity(self, artifact: Artifact) -> Any:
-        spec, name, version = artifact.spec, artifact.name, artifact.version
-        common: dict[str, Any] = {"name": name, "version": version, "description": spec.get("description"),
-                  "tags": dict(spec.get("tags") or {})}
-        kind = artifact.kind
-        if kind is ArtifactKind.ENVIRONMENT:
-            return Environment(image=spec["image"], conda_file=spec.get("conda_file"), **common)
-        if kind is ArtifactKind.CODE:
-            path = str(spec["path"])
-            if not path.startswith(("https://", "azureml://")):
-                # A local path would be uploaded by the SDK outside the pipeline (REFERENCE).
-                raise HubError(ErrorCategory.PERMANENT, f"{artifact.key}: code must be an https:// or azureml:// URI")
-            return Code(path=path, **common)
-        if kind is ArtifactKind.DATA:
-            return Data(path=spec["path"], type=spec["type"], **common)
-        if kind is ArtifactKind.MODEL:
-            return Model(path=spec["path"], type=spec["type"], properties=dict(spec.get("properties") or {}),
-                         **common)
-        if spec.get("type", "command") != "command":
-            raise HubError(ErrorCategory.PERMANENT, f"{artifact.key}: only command components are recreated")
-        return CommandComponent(
-            command=spec["command"], environment=spec.get("environment"), code=self._code_arm_id(spec.get("code")),
-            inputs={k: Input(**v) for k, v in (spec.get("inputs") or {}).items()},
-            outputs={k: Output(**v) for k, v in (spec.get("outputs") or {}).items()}, **common)
-
-    def _code_arm_id(self, ref: str | None) -> str | None:
-        # The SDK treats component code "azureml:name:version" (and even "azureml:/subscriptions/...")
-        # as a *local path*; only a bare ARM id is taken as a reference. Use this workspace's.
-        parsed = parse_ref(ref) if ref else None
-        if parsed is None:
-            return ref
-        return f"{self.workspace_scope}/codes/{parsed[0]}/versions/{parsed[1]}"
-
-
-def _ref_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else str(getattr(value, "id", None) or value)
+    @property
+    def _datastore_uri_prefix(self) -> str:
+        """The long form of ``azureml://`` datastore URIs in this workspace (what azure-ai-ml writes)."""
+        return (f"azureml://subscriptions/{self.subscription_id}/resourcegroups/{self.resource_group}"
+                f"/workspaces/{self.workspace_name}/")

@@ -39,12 +39,18 @@ def retry_after_seconds(error: HttpResponseError) -> float | None:
     return None
 
 
-def _root_azure_error(error: BaseException) -> AzureError | None:
-    """azure-ai-ml sometimes wraps the HTTP error in an MlException: find the original."""
+# The errors that come from talking to the service. azure-ai-ml's own exceptions (MlException and its
+# ValidationException, JobParsingError...) are AzureErrors too, but raised on this side of the wire.
+_WIRE_ERRORS = (HttpResponseError, ServiceRequestError, ServiceResponseError)
+
+
+def _wire_error(error: BaseException) -> AzureError | None:
+    """The service's answer (or the connection's failure) behind ``error``: azure-ai-ml sometimes
+    wraps the HTTP error in an MlException, so look down the chain."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
-        if isinstance(current, AzureError):
+        if isinstance(current, _WIRE_ERRORS):
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
@@ -59,29 +65,27 @@ def to_hub_error(error: BaseException, what: str) -> HubError:
     """
     if isinstance(error, HubError):
         return error
-    azure_error = _root_azure_error(error)
+    azure_error = _wire_error(error)
     if azure_error is None:
-        # Client-side validation (azure-ai-ml ValidationException, bad spec): retrying won't help.
+        # Raised on this side of the wire: azure-ai-ml's ValidationException / JobParsingError /
+        # MlException, a body the SDK can't parse, a bad spec. Asking again gets the same answer.
         detail = str(error).strip() or str(getattr(error, "message", "")).strip()
         return HubError(ErrorCategory.PERMANENT, f"{what}: {type(error).__name__}: {detail[:500]}")
     if isinstance(azure_error, ResourceNotFoundError):
         return HubError(ErrorCategory.NOT_FOUND, f"{what}: not found")
     if isinstance(azure_error, ResourceExistsError | ResourceModifiedError):
         return HubError(ErrorCategory.CONFLICT, f"{what}: conflict ({azure_error.status_code})")
-    if isinstance(azure_error, ServiceRequestError | ServiceResponseError):
+    if not isinstance(azure_error, HttpResponseError):  # no answer: the connection failed
         return HubError(ErrorCategory.TRANSIENT, f"{what}: connection error: {type(azure_error).__name__}")
-    if isinstance(azure_error, HttpResponseError):
-        status = azure_error.status_code
-        if status == 429:
-            return HubError(ErrorCategory.THROTTLED, f"{what}: throttled (429)",
-                            retry_after=retry_after_seconds(azure_error))
-        if status in _TRANSIENT_STATUSES or (status is not None and status >= 500):
-            return HubError(ErrorCategory.TRANSIENT, f"{what}: service error ({status})",
-                            retry_after=retry_after_seconds(azure_error))
-        if status == 404:
-            return HubError(ErrorCategory.NOT_FOUND, f"{what}: not found")
-        if status in (409, 412):
-            return HubError(ErrorCategory.CONFLICT, f"{what}: conflict ({status})")
-        return HubError(ErrorCategory.PERMANENT, f"{what}: rejected ({status})")
-    # Other AzureErrors (e.g. a timeout raised by the pipeline) are about the wire: retry.
-    return HubError(ErrorCategory.TRANSIENT, f"{what}: {type(azure_error).__name__}")
+    status = azure_error.status_code
+    if status == 429:
+        return HubError(ErrorCategory.THROTTLED, f"{what}: throttled (429)",
+                        retry_after=retry_after_seconds(azure_error))
+    if status in _TRANSIENT_STATUSES or (status is not None and status >= 500):
+        return HubError(ErrorCategory.TRANSIENT, f"{what}: service error ({status})",
+                        retry_after=retry_after_seconds(azure_error))
+    if status == 404:
+        return HubError(ErrorCategory.NOT_FOUND, f"{what}: not found")
+    if status in (409, 412):
+        return HubError(ErrorCategory.CONFLICT, f"{what}: conflict ({status})")
+    return HubError(ErrorCategory.PERMANENT, f"{what}: rejected ({status})")

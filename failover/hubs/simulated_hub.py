@@ -40,7 +40,15 @@ from failover.domain.model import (
     ArtifactKind,
     JobRecord,
 )
-from failover.domain.ports import ErrorCategory, HubError, SubmitResult, WriteOutcome
+from failover.domain.ports import (
+    JOB_ITEM,
+    ErrorCategory,
+    HubError,
+    Listing,
+    SubmitResult,
+    UnreadableItem,
+    WriteOutcome,
+)
 from failover.hubs.hub_errors import to_hub_error
 from failover.hubs.hub_specs import ensure_no_secrets, retarget_arm_ids
 from failover.hubs.simulated_fault import FaultConfig, FaultInjector
@@ -83,9 +91,18 @@ def _spec_props(spec: dict[str, Any]) -> dict[str, Any]:
     return props
 
 
+class _Unreadable(ValueError):
+    """A row whose stored spec can't be decoded: this hub's kind of body its adapter can't parse."""
+
+
 def _spec_from(entity: dict[str, Any]) -> dict[str, Any]:
-    text = "".join(entity[f"spec_{i}"] for i in range(int(entity["spec_chunks"])))
-    spec: dict[str, Any] = json.loads(text)
+    try:
+        text = "".join(entity[f"spec_{i}"] for i in range(int(entity["spec_chunks"])))
+        spec = json.loads(text)
+    except (KeyError, ValueError) as exc:
+        raise _Unreadable(f"stored spec can't be decoded: {type(exc).__name__}: {exc}") from None
+    if not isinstance(spec, dict):
+        raise _Unreadable(f"stored spec is a {type(spec).__name__}, not an object")
     return spec
 
 
@@ -192,18 +209,27 @@ class SimulatedHub:
         with self._call("ping"):
             pass
 
-    def list_jobs(self, statuses: Iterable[str] | None = None) -> list[JobRecord]:
+    def list_jobs(self, statuses: Iterable[str] | None = None) -> Listing[JobRecord]:
         wanted = set(statuses) if statuses is not None else None
         with self._call("list_jobs"):
-            jobs = [self._job_from(e) for e in self._rows("job|")]
-        return sorted((j for j in jobs if wanted is None or j.status in wanted), key=lambda j: j.name)
+            rows = [e for e in self._rows("job|") if wanted is None or e["status"] in wanted]
+        jobs, unreadable = [], []
+        for row in rows:
+            try:
+                jobs.append(self._job_from(row))
+            except _Unreadable as exc:
+                unreadable.append(UnreadableItem(JOB_ITEM, str(row["name"]), None, str(exc)))
+        return Listing(sorted(jobs, key=lambda j: j.name), sorted(unreadable, key=lambda u: u.name))
 
     def get_job(self, name: str) -> JobRecord:
         with self._call("get_job"):
             row = self._get_row(_job_key(name))
         if row is None:
             raise HubError(ErrorCategory.NOT_FOUND, f"{self._hub_id}: job {name!r} not found")
-        return self._job_from(row)
+        try:
+            return self._job_from(row)
+        except _Unreadable as exc:
+            raise HubError(ErrorCategory.PERMANENT, f"{self._hub_id}: job {name!r} can't be read: {exc}") from None
 
     def submit_job(self, source: JobRecord, *, new_name: str, compute: str | None,
                    tags: dict[str, str]) -> SubmitResult:
@@ -251,10 +277,16 @@ class SimulatedHub:
         return {"PartitionKey": self._hub_id, "RowKey": _compute_key(name), "name": name}
 
     # -- HubClient: assets and connections ---------------------------------------------------
-    def list_assets(self, kind: ArtifactKind) -> list[Artifact]:
+    def list_assets(self, kind: ArtifactKind) -> Listing[Artifact]:
         with self._call(f"list_assets({kind.value})"):
             rows = list(self._rows(f"asset|{kind.value}|"))
-        return sorted((self._artifact_from(r) for r in rows), key=lambda a: (a.name, a.version or ""))
+        artifacts, unreadable = [], []
+        for row in rows:
+            try:
+                artifacts.append(self._artifact_from(row))
+            except _Unreadable as exc:
+                unreadable.append(UnreadableItem(kind.value, str(row["name"]), row.get("version") or None, str(exc)))
+        return Listing(sorted(artifacts, key=lambda a: (a.name, a.version or "")), unreadable)
 
     def get_asset(self, kind: ArtifactKind, name: str, version: str | None) -> Artifact:
         with self._call(f"get_asset({kind.value})"):
@@ -267,7 +299,11 @@ class SimulatedHub:
                 row = self._get_row(_asset_key(kind, name, version))
         if row is None:
             raise HubError(ErrorCategory.NOT_FOUND, f"{self._hub_id}: {kind.value} {name}:{version} not found")
-        return self._artifact_from(row)
+        try:
+            return self._artifact_from(row)
+        except _Unreadable as exc:
+            raise HubError(ErrorCategory.PERMANENT,
+                           f"{self._hub_id}: {kind.value}:{name}:{version or ''} can't be read: {exc}") from None
 
     def put_asset(self, artifact: Artifact) -> WriteOutcome:
         if artifact.kind is ArtifactKind.CONNECTION:
@@ -285,7 +321,7 @@ class SimulatedHub:
             return WriteOutcome.ALREADY_PRESENT
         raise HubError(ErrorCategory.CONFLICT, f"{self._hub_id}: {artifact.key} exists with different content")
 
-    def list_connections(self) -> list[Artifact]:
+    def list_connections(self) -> Listing[Artifact]:
         return self.list_assets(ArtifactKind.CONNECTION)
 
     def put_connection(self, connection: Artifact) -> WriteOutcome:
@@ -319,6 +355,19 @@ class SimulatedHub:
             except TableTransactionError as exc:
                 raise to_hub_error(exc, f"{self._hub_id}: seed") from exc
         return seeded_jobs, seeded_artifacts
+
+    def plant_unreadable(self, kind: str, name: str, version: str | None = None, *, status: str = "Running") -> None:
+        """Store an item whose spec can't be decoded (admin): the simulated counterpart of a body
+        azure-ai-ml can't parse. ``kind`` is ``"job"`` or an ArtifactKind value."""
+        corrupt = {"spec_0": "{not json", "spec_chunks": 1}
+        if kind == JOB_ITEM:
+            entity = {"RowKey": _job_key(name), "name": name, "status": status, "experiment_name": "", "compute": "",
+                      "tags": "{}", **corrupt}
+        else:
+            artifact_kind = ArtifactKind(kind)
+            entity = {"RowKey": _asset_key(artifact_kind, name, version), "kind": artifact_kind.value, "name": name,
+                      "version": version or "", "content_hash": "", **corrupt}
+        self._table.upsert_entity({"PartitionKey": self._hub_id, **entity}, mode=UpdateMode.REPLACE)
 
     def set_computes(self, names: Iterable[str]) -> None:
         """Replace the hub's compute targets with ``names`` (admin: not faulted, not counted as writes)."""
