@@ -186,7 +186,8 @@ def test_same_version_different_content_is_a_conflict(hubs: HubPair) -> None:
 
 def test_connections_never_carry_secret_values(hubs: HubPair) -> None:
     clean = Artifact(ArtifactKind.CONNECTION, "feature-store-git", None,
-                     {"type": "git", "target": "https://example.com/org/repo.git", "metadata": {"team": "ds"}})
+                     {"type": "git", "target": "https://example.com/org/repo.git", "metadata": {"team": "ds"},
+                      "expiry_time": None, "is_shared_to_all": False, "extra": {}})
     leaky = Artifact(ArtifactKind.CONNECTION, "openai-leaky", None,
                      {"type": "custom", "target": "https://x.example.com/",
                       "metadata": {}, "credentials": {"key": "sk-do-not-store"}})
@@ -525,7 +526,8 @@ def test_azureml_resubmission_mutates_the_entity() -> None:
 
 
 # The REST surface of the adapter (method, path template, api-version): fails when an SDK
-# upgrade changes it, so the docs and the emulator are revisited.
+# upgrade changes it, so the docs and the emulator are revisited. No datastore GET: an mltable
+# data asset is recreated from its cataloged body, without reading its MLTable file.
 EXPECTED_REST_CALLS = {
     ("GET", "", "2024-10-01-preview"),
     ("GET", "/computes", "2023-08-01-preview"),
@@ -540,7 +542,6 @@ EXPECTED_REST_CALLS = {
     ("GET", "/data/{name}/versions", "2023-04-01-preview"),
     ("GET", "/data/{name}/versions/{version}", "2023-04-01-preview"),
     ("PUT", "/data/{name}/versions/{version}", "2023-04-01-preview"),
-    ("GET", "/datastores/{name}", "2024-10-01-preview"),
     ("GET", "/codes", "2023-04-01"),
     ("GET", "/codes/{name}/versions", "2023-04-01"),
     ("GET", "/codes/{name}/versions/{version}", "2023-04-01"),

@@ -201,7 +201,8 @@ class AzureMLHub:
         operations._resolve_arm_id_or_upload_dependencies(job)
         sent = without_nulls(json.loads(json.dumps(to_rest_job_object(job), cls=SdkJSONEncoder,
                                                    exclude_readonly=True)))
-        body = {**sent, "properties": put_back(sent["properties"], source_props)}
+        # The name is read-only in the body (the URL carries it), so the encoder left it out.
+        body = {**sent, "name": job.name, "properties": put_back(sent["properties"], source_props)}
         request = JobBase(body)
         kwargs: dict[str, Any] = {}
         identity = (body["properties"].get("identity") or {}).get("identityType")

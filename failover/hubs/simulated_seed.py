@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from failover.domain.model import NON_TERMINAL_JOB_STATUSES, TERMINAL_JOB_STATUSES, Artifact, ArtifactKind, JobRecord
+from failover.domain.model import ACTIVE_JOB_STATUSES, KNOWN_JOB_STATUSES, Artifact, ArtifactKind, JobRecord
 from failover.hubs.hub_specs import MODEL_TRAINING_DATA
 
 COMPUTES = ("cpu-cluster", "gpu-cluster", "cpu-small")
@@ -64,32 +64,42 @@ def seed_artifacts(count: int, rng: random.Random) -> list[Artifact]:
             tags = {"team": rng.choice(("ds", "mlops", "platform")), "seeded": "true"}
             description = f"{topic} {kind.value} #{i}"
             spec: dict[str, Any]
+            # The Azure ML adapter's normal forms (azureml_assets): every key present, ``extra`` for
+            # REST fields without a portable name.
+            common = {"description": description, "tags": tags, "properties": {}, "extra": {}}
             if kind is ArtifactKind.ENVIRONMENT:
-                spec = {"image": rng.choice(_IMAGES), "conda_file": None, "description": description, "tags": tags}
+                spec = {"image": rng.choice(_IMAGES), "conda_file": None, "build": None, "inference_config": None,
+                        "os_type": "Linux", **common}
             elif kind is ArtifactKind.CODE:
-                spec = {"path": f"https://drstore.blob.core.windows.net/code/{name}/"}
+                spec = {"path": f"https://drstore.blob.core.windows.net/code/{name}/", **common}
             elif kind is ArtifactKind.DATA:
                 data_type = rng.choice(_DATA_TYPES)
                 path = (f"azureml://datastores/workspaceblobstore/paths/{name}/" if data_type != "uri_file"
                         else f"https://drstore.blob.core.windows.net/data/{name}.csv")
-                spec = {"type": data_type, "path": path, "description": description, "tags": tags}
+                # An mltable's files, as the service lists them: recreating it reads no storage.
+                referenced = [f"{path}part-0.parquet"] if data_type == "mltable" else None
+                spec = {"type": data_type, "path": path, "referenced_uris": referenced, **common}
             elif kind is ArtifactKind.COMPONENT:
                 spec = {"type": "command", "command": f"python {topic}.py --data ${{{{inputs.data}}}} "
                         "--out ${{outputs.out}}",
                         "environment": ref(ArtifactKind.ENVIRONMENT), "code": ref(ArtifactKind.CODE),
                         "inputs": {"data": {"type": "uri_folder"}}, "outputs": {"out": {"type": "uri_folder"}},
-                        "description": description, "tags": tags}
+                        **common}
+                spec = {k: v for k, v in spec.items() if v is not None}  # no environment or code seeded yet
             elif kind is ArtifactKind.MODEL:
                 properties = {}
                 training = ref(ArtifactKind.DATA) if rng.random() < 0.7 else None
                 if training:
                     properties[MODEL_TRAINING_DATA] = training
-                spec = {"type": rng.choice(_MODEL_TYPES),
-                        "path": f"azureml://datastores/workspaceblobstore/paths/models/{name}/",
-                        "description": description, "tags": tags, "properties": properties}
+                model_type = rng.choice(_MODEL_TYPES)
+                flavors = ({"python_function": {"data": {"loader_module": "mlflow.sklearn"}}}
+                           if model_type == "mlflow_model" else {})
+                spec = {"type": model_type, "path": f"azureml://datastores/workspaceblobstore/paths/models/{name}/",
+                        "flavors": flavors, **common, "properties": properties}
             else:
                 spec = {"type": rng.choice(_CONNECTION_TYPES), "target": f"https://{name}.example.azure.com/",
-                        "metadata": {"owner": tags["team"]}}
+                        "metadata": {"owner": tags["team"]}, "expiry_time": None, "is_shared_to_all": i % 2 == 0,
+                        "extra": {}}
             out[kind].append(Artifact(kind, name, version, spec))
     return [a for kind, _ in _KIND_WEIGHTS for a in out[kind]]
 
@@ -98,13 +108,13 @@ def seed_jobs(count: int, rng: random.Random, artifacts: list[Artifact], workspa
     by_kind: dict[ArtifactKind, list[Artifact]] = {}
     for artifact in artifacts:
         by_kind.setdefault(artifact.kind, []).append(artifact)
-    statuses = sorted(NON_TERMINAL_JOB_STATUSES) + sorted(TERMINAL_JOB_STATUSES)
+    statuses = sorted(KNOWN_JOB_STATUSES)
     jobs: list[JobRecord] = []
     for i in range(count):
         experiment = rng.choice(EXPERIMENTS)
         compute = rng.choice(COMPUTES)
         # Mostly in-flight work (what an outage interrupts), some finished.
-        status = rng.choice(sorted(NON_TERMINAL_JOB_STATUSES)) if rng.random() < 0.6 else rng.choice(statuses)
+        status = rng.choice(sorted(ACTIVE_JOB_STATUSES)) if rng.random() < 0.6 else rng.choice(statuses)
         name = f"{experiment}-{i:05d}-{rng.getrandbits(32):08x}"
         properties: dict[str, Any] = {
             "jobType": "Command",
