@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 def run(jobs: int, artifacts: int, latency_ms: float, chunk_size: int, per_chunk: int,
         workers: int, coalesce_ms: float) -> dict[str, Any]:
-    from failover.domain.model import NON_TERMINAL_JOB_STATUSES
+    from failover.domain.model import DEFAULT_INTERRUPTED_JOB_STATUSES
     from failover.hubs.hub_factory import hub_client_for
     from failover.hubs.simulated_hub import SimulatedHub
     from failover.services import services
@@ -43,7 +43,7 @@ def run(jobs: int, artifacts: int, latency_ms: float, chunk_size: int, per_chunk
         scenario = prepare(options, conn)
         # Every seeded job interrupted: the bench wants exactly `jobs` resubmissions.
         for job in scenario.primary.list_jobs():
-            if job.status not in NON_TERMINAL_JOB_STATUSES:
+            if job.status not in DEFAULT_INTERRUPTED_JOB_STATUSES:
                 scenario.primary.set_job_status(job.name, "Running")
 
         svc = services()

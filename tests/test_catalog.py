@@ -10,7 +10,7 @@ from azure.functions.timer import TimerRequest
 from azure.storage.blob import ContainerClient
 
 from failover.domain.config import FailoverConfig, HubRef
-from failover.domain.model import NON_TERMINAL_JOB_STATUSES, RECOVERY_ORDER, Artifact, ArtifactKind, JobRecord
+from failover.domain.model import DEFAULT_INTERRUPTED_JOB_STATUSES, RECOVERY_ORDER, Artifact, ArtifactKind, JobRecord
 from failover.domain.ports import HubError
 from failover.hubs.simulated_hub import SimulatedHub
 from failover.stores.catalog import REDACTED, CatalogError, CatalogStore, sync_all, sync_catalog
@@ -64,7 +64,7 @@ def test_nothing_synced_yet(env: Env) -> None:
 def test_round_trip_matches_the_hub(env: Env) -> None:
     env.primary.seed(jobs=30, artifacts=40, seed=7)
     report = env.sync(T0)
-    expected_jobs = {j.name: j for j in env.primary.list_jobs() if j.status in NON_TERMINAL_JOB_STATUSES}
+    expected_jobs = {j.name: j for j in env.primary.list_jobs() if j.status in DEFAULT_INTERRUPTED_JOB_STATUSES}
     assert 0 < len(expected_jobs) < 30  # the seed mixes finished and in-flight jobs
     assert report.wrote_snapshot and not report.superseded
     assert report.jobs == len(expected_jobs) and report.added == report.jobs + sum(report.artifacts.values())
@@ -113,7 +113,7 @@ def test_incremental_counts_and_no_write_when_unchanged(env: Env) -> None:
     assert snap.taken_at == T0 + timedelta(minutes=15)  # the RPO clock moved
     assert snap.content_since == T0  # the content did not
 
-    jobs = [j for j in env.primary.list_jobs() if j.status in NON_TERMINAL_JOB_STATUSES]
+    jobs = [j for j in env.primary.list_jobs() if j.status in DEFAULT_INTERRUPTED_JOB_STATUSES]
     finishing, progressing = jobs[0], next(j for j in jobs[1:] if j.status != "Running")
     env.primary.set_job_status(finishing.name, "Completed")  # leaves the catalog
     env.primary.set_job_status(progressing.name, "Running")  # a status change is a change
@@ -265,7 +265,7 @@ def test_timer_trigger_binding_and_run(azurite: AzuriteEndpoints, unique_name: s
     store = CatalogStore(ContainerClient.from_connection_string(azurite.connection_string, "drcatalog"))
     snap = store.read(healthy.hub_id)
     assert snap is not None and len(snap.jobs) == len([j for j in healthy.list_jobs()
-                                                       if j.status in NON_TERMINAL_JOB_STATUSES])
+                                                       if j.status in DEFAULT_INTERRUPTED_JOB_STATUSES])
 
 
 def test_sync_follows_the_pointer_to_the_active_hub(azurite: AzuriteEndpoints, unique_name: str) -> None:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from failover.domain.config import ConfigError, FailoverConfig, json_schema, load_config, parse_config
-from failover.domain.model import NON_TERMINAL_JOB_STATUSES, RECOVERY_ORDER, ArtifactKind
+from failover.domain.model import DEFAULT_INTERRUPTED_JOB_STATUSES, RECOVERY_ORDER, ArtifactKind
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "failover.sample.json"
@@ -55,11 +55,22 @@ def test_defaults() -> None:
     pair = parse_config(json.dumps(minimal())).pairs[0]
     assert pair.policy.probe_failure_threshold == 3
     assert pair.policy.chunk_size == 50 and pair.policy.max_concurrency == 8
-    assert set(pair.policy.interrupted_statuses) == NON_TERMINAL_JOB_STATUSES
+    assert set(pair.policy.interrupted_statuses) == DEFAULT_INTERRUPTED_JOB_STATUSES
     assert tuple(pair.policy.artifact_kinds) == RECOVERY_ORDER
     assert pair.approval_required is False and pair.auto_failover is True
     assert pair.instance_id == "failover-ml"
     assert pair.primary.backend == "azureml"
+
+
+def test_every_status_of_the_service_enum_is_accepted() -> None:
+    """The JobStatus enum of the REST spec (tests/samples/azureml_rest/job_status_enum.json) and the
+    "Created" that fine-tuning job examples report: each is a status config accepts."""
+    enum = json.loads((ROOT / "tests" / "samples" / "azureml_rest" / "job_status_enum.json").read_text())["enum"]
+    statuses = [*enum, "Created"]
+    data = minimal()
+    data["pairs"][0]["policy"] = {"interrupted_statuses": statuses}
+    assert parse_config(json.dumps(data)).pairs[0].policy.interrupted_statuses == statuses
+    assert {"Scheduled", "Unknown", "Created"} <= set(statuses)
 
 
 def test_artifact_kinds_are_put_in_recovery_order_and_targets_lowercased() -> None:
