@@ -33,7 +33,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettin
 
 from failover.domain.config import FailoverConfig, HubRef
 from failover.domain.model import Artifact, ArtifactKind, JobRecord, content_hash
-from failover.domain.ports import HubClient
+from failover.domain.ports import HubClient, UnreadableItem, unreadable_of
 from failover.domain.secrets import secret_fields
 
 if TYPE_CHECKING:
@@ -114,6 +114,9 @@ class SyncReport:
     removed: int
     redacted: list[str]  # paths of fields whose values were withheld (never the values)
     pruned: int
+    # Items the hub holds that its adapter could not read, by name: {key, kind, name, version, reason,
+    # kept_previous}. kept_previous: the last snapshot's copy stays in the catalog (its last_seen says when).
+    unreadable: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -123,9 +126,15 @@ class SyncReport:
         wrote = "new snapshot" if self.wrote_snapshot else "unchanged"
         extra = " SUPERSEDED by a concurrent sync" if self.superseded else ""
         redacted = f" redacted={len(self.redacted)}" if self.redacted else ""
+        unreadable = ""
+        if self.unreadable:
+            kept = sum(1 for u in self.unreadable if u["kept_previous"])
+            unreadable = (f" UNREADABLE={len(self.unreadable)} (kept from the last sync: {kept}): "
+                          + ", ".join(u["key"] for u in self.unreadable[:10])
+                          + (" ..." if len(self.unreadable) > 10 else ""))
         return (f"catalog {self.pair}/{self.hub}: {wrote} {self.snapshot} jobs={self.jobs} {kinds} "
                 f"+{self.added} ~{self.changed} ={self.unchanged} -{self.removed} pruned={self.pruned}"
-                f"{redacted}{extra}")
+                f"{redacted}{unreadable}{extra}")
 
 
 class CatalogStore:
@@ -266,27 +275,55 @@ def _redact(value: Any, path: str, redacted: list[str]) -> Any:
     return value
 
 
-def _gather(client: HubClient, pair: str, config: FailoverConfig, taken_at: str,
-            redacted: list[str]) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+@dataclass
+class _Gathered:
+    jobs: list[dict[str, Any]]
+    artifacts: dict[str, list[dict[str, Any]]]
+    unreadable: list[dict[str, Any]]
+
+
+def _gather(client: HubClient, pair: str, config: FailoverConfig, taken_at: str, redacted: list[str],
+            previous: CatalogSnapshot | None) -> _Gathered:
     policy = config.pair(pair).policy
     wanted = set(policy.interrupted_statuses)
+    before_jobs = {j["name"]: j for j in previous.jobs} if previous else {}
+    before_artifacts = {Artifact.from_dict(a).key: a for items in (previous.artifacts if previous else {}).values()
+                        for a in items}
+    unreadable: list[dict[str, Any]] = []
+
+    def report(item: UnreadableItem, kept: bool) -> None:
+        log.warning("catalog %s: %s can't be read (%s)%s", pair, item.key, item.reason,
+                    "; the last sync's copy is kept" if kept else "")
+        unreadable.append({**item.to_dict(), "kept_previous": kept})
+
+    listed_jobs = client.list_jobs(statuses=sorted(wanted))
     jobs = []
-    for job in sorted(client.list_jobs(statuses=sorted(wanted)), key=lambda j: j.name):
+    for job in sorted(listed_jobs, key=lambda j: j.name):
         if job.status not in wanted:  # the port filters too; don't trust every adapter to
             continue
         clean = JobRecord(job.name, job.status, job.experiment_name, job.compute,
                           _redact(job.spec, f"job:{job.name}.spec", redacted),
                           _redact(job.tags, f"job:{job.name}.tags", redacted))
         jobs.append({**clean.to_dict(), "last_seen": taken_at})
+    for item in unreadable_of(listed_jobs):
+        # A job readable last time keeps its copy: losing it would lose its resubmission.
+        if (kept := before_jobs.get(item.name)) is not None:
+            jobs.append(kept)
+        report(item, kept is not None)
+    jobs.sort(key=lambda j: j["name"])
     artifacts: dict[str, list[dict[str, Any]]] = {}
     for kind in policy.artifact_kinds:
         listed = client.list_connections() if kind is ArtifactKind.CONNECTION else client.list_assets(kind)
         items = []
-        for artifact in sorted(listed, key=lambda a: a.key):
+        for artifact in listed:
             spec = _redact(artifact.spec, f"{artifact.key}.spec", redacted)
             items.append(Artifact(artifact.kind, artifact.name, artifact.version, spec).to_dict())
-        artifacts[kind.value] = items
-    return jobs, artifacts
+        for item in unreadable_of(listed):
+            if (previous_item := before_artifacts.get(item.key)) is not None:
+                items.append(previous_item)
+            report(item, previous_item is not None)
+        artifacts[kind.value] = sorted(items, key=lambda a: f"{a['kind']}:{a['name']}:{a.get('version') or ''}")
+    return _Gathered(jobs, artifacts, sorted(unreadable, key=lambda u: u["key"]))
 
 
 def sync_catalog(config: FailoverConfig, pair_name: str, hub_factory: HubFactory, store: CatalogStore,
@@ -294,6 +331,8 @@ def sync_catalog(config: FailoverConfig, pair_name: str, hub_factory: HubFactory
     """Copy what recovery needs from a hub (default: the pair's primary) into the catalog.
 
     All or nothing: a hub error while listing propagates and leaves the previous snapshot current.
+    An item the hub's adapter can't read is not an error: it is reported by name in the report's
+    ``unreadable`` and everything else is cataloged; if the previous snapshot had it, that copy stays.
     """
     pair = config.pair(pair_name)
     hub = pair.hub(hub_name) if hub_name else pair.primary
@@ -301,7 +340,8 @@ def sync_catalog(config: FailoverConfig, pair_name: str, hub_factory: HubFactory
     taken_at = _iso(moment)
     previous = store.read(hub.name)
     redacted: list[str] = []
-    jobs, artifacts = _gather(hub_factory(hub), pair.name, config, taken_at, redacted)
+    gathered = _gather(hub_factory(hub), pair.name, config, taken_at, redacted, previous)
+    jobs, artifacts = gathered.jobs, gathered.artifacts
     if redacted:
         log.warning("catalog %s/%s: withheld %d secret-looking field(s): %s", pair.name, hub.name,
                     len(redacted), ", ".join(redacted[:20]))
@@ -327,7 +367,8 @@ def sync_catalog(config: FailoverConfig, pair_name: str, hub_factory: HubFactory
         pair=pair.name, hub=hub.name, snapshot=name, wrote_snapshot=wrote, superseded=not published,
         taken_at=taken_at, jobs=len(jobs), artifacts={k: len(v) for k, v in artifacts.items()},
         added=added, changed=len(prints) - unchanged - added, unchanged=unchanged, removed=removed,
-        redacted=redacted, pruned=store.prune(hub.name, current=name) if published else 0)
+        redacted=redacted, pruned=store.prune(hub.name, current=name) if published else 0,
+        unreadable=gathered.unreadable)
 
 
 def _publish(store: CatalogStore, hub: str, manifest: dict[str, Any], etag: str | None,
