@@ -118,6 +118,7 @@ class Call:
     query: dict[str, str]
     body: Any
     faulted: bool = False
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # as sent (the bearer token included)
 
 
 @dataclass
@@ -204,7 +205,8 @@ class AzureMLEmulator(LocalTransport):
         with self._lock:
             fault = next((f for f in self.faults if f.times > 0 and f.matches(request.method, path)), None)
             self.calls.append(Call(request.method, path, query.get("api-version"), query, body,
-                                   faulted=fault is not None and not fault.after_effect))
+                                   faulted=fault is not None and not fault.after_effect,
+                                   headers=dict(request.headers)))
             if fault is None:
                 status, payload = self._route(request.method, path, query, body)
                 return self._respond(request, status, payload)
@@ -287,8 +289,6 @@ class AzureMLEmulator(LocalTransport):
         }
         if collection == "jobs":
             properties["status"] = "Queued"
-        if collection == "models":
-            properties.setdefault("flavors", {})
         if collection in _VERSIONED:
             properties["provisioningState"] = "Succeeded"
         # Keep the request's properties aside so a re-PUT with the same content is not a conflict.

@@ -207,9 +207,9 @@ def connection_spec(props: dict[str, Any]) -> dict[str, Any]:
 def connection_body(spec: dict[str, Any]) -> dict[str, Any]:
     """Recreated without credentials (authType None): the secret comes from Key Vault afterwards."""
     props: dict[str, Any] = {"category": _connection_category(str(spec["type"])), **(spec.get("extra") or {}),
-                             "authType": "None", "target": spec.get("target"),
-                             "metadata": dict(spec.get("metadata") or {})}
-    for portable, rest in (("expiry_time", "expiryTime"), ("is_shared_to_all", "isSharedToAll")):
-        if spec.get(portable) is not None:
+                             "authType": "None"}
+    for portable, rest in (("target", "target"), ("metadata", "metadata"), ("expiry_time", "expiryTime"),
+                           ("is_shared_to_all", "isSharedToAll")):
+        if spec.get(portable) not in (None, {}):
             props[rest] = spec[portable]
     return {"properties": props}
