@@ -87,7 +87,7 @@ def test_each_asset_kind_is_listed_read_and_recreated_with_every_field(
         kind: ArtifactKind, served: str, path: str, create: str) -> None:
     primary_ws, secondary_ws = AzureMLEmulator("hub-primary"), AzureMLEmulator("hub-secondary")
     primary_ws.load_example(served, path)
-    name, version = path.split("/")[2], path.split("/")[-1]
+    _, _, name, _, version = path.split("/")
 
     (listed,) = hub(primary_ws).list_assets(kind)
     assert (listed.name, listed.version) == (name, version)
@@ -106,7 +106,8 @@ def test_each_asset_kind_is_listed_read_and_recreated_with_every_field(
 
 def test_environment_keeps_its_build_context_and_inference_config() -> None:
     emulator = AzureMLEmulator("hub-primary")
-    emulator.load_example("2023-04-01-preview/Workspace/EnvironmentVersion/get.json", "/environments/serving/versions/1")
+    emulator.load_example("2023-04-01-preview/Workspace/EnvironmentVersion/get.json",
+                          "/environments/serving/versions/1")
     spec = hub(emulator).get_asset(ArtifactKind.ENVIRONMENT, "serving", "1").spec
     assert spec["build"] == {"path": "https://storage-account.blob.core.windows.net/azureml/DockerBuildContext/"
                                      "95ddede6b9b8c4e90472db3acd0a8d28/", "dockerfile_path": "prod/Dockerfile"}
@@ -141,7 +142,8 @@ def test_containers_listing_uses_the_published_container_shape() -> None:
 
 def test_connections_keep_expiry_and_sharing_and_never_credentials() -> None:
     primary_ws, secondary_ws = AzureMLEmulator("hub-primary"), AzureMLEmulator("hub-secondary")
-    (resource,) = primary_ws.load_example("2024-04-01-preview/WorkspaceConnection/get.json", "/connections/connection-1")
+    (resource,) = primary_ws.load_example("2024-04-01-preview/WorkspaceConnection/get.json",
+                                          "/connections/connection-1")
     (connection,) = hub(primary_ws).list_connections()
     assert connection.spec["expiry_time"] == "2024-03-15T14:30:00Z"
     assert hub(secondary_ws).put_connection(connection) is WriteOutcome.CREATED
@@ -172,7 +174,8 @@ def test_a_listed_connection_with_a_pat_is_recreated_without_it() -> None:
 
 def test_a_component_spec_without_type_is_reported_and_the_others_listed() -> None:
     emulator = AzureMLEmulator("hub-primary")
-    emulator.load_example("2024-01-01-preview/Workspace/ComponentVersion/list.json", "/components/placeholder/versions/1")
+    emulator.load_example("2024-01-01-preview/Workspace/ComponentVersion/list.json",
+                          "/components/placeholder/versions/1")
     seeded = [a for a in seed_artifacts(14, random.Random(42)) if a.kind is not ArtifactKind.CONNECTION]
     for artifact in seeded:
         hub(emulator).put_asset(artifact)
