@@ -16,13 +16,16 @@ import random
 import re
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 import pytest
 from azure.ai.ml.exceptions import ErrorTarget, JobParsingError, MlException, ValidationException
 from azure.core.exceptions import HttpResponseError
+from azure.storage.blob import ContainerClient
 
+from failover.domain.config import FailoverConfig
 from failover.domain.model import (
     ACTIVE_JOB_STATUSES,
     DEFAULT_INTERRUPTED_JOB_STATUSES,
@@ -38,6 +41,8 @@ from failover.hubs.azureml_hub import AzureMLHub
 from failover.hubs.hub_errors import to_hub_error
 from failover.hubs.hub_retry import call_hub
 from failover.hubs.simulated_seed import seed_artifacts
+from failover.stores.catalog import CatalogStore, sync_catalog
+from replayhost.azurite import AzuriteEndpoints
 from tests.azureml_emulator import (
     RESOURCE_GROUP,
     SAMPLES,
@@ -51,10 +56,16 @@ from tests.azureml_emulator import (
 
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    def refuse(self: socket.socket, address: Any) -> None:
-        raise AssertionError(f"a connection to {address} was attempted: everything must go through the transport")
+    """Only loopback (the session's Azurite): the SDK's traffic must all go through the transport."""
+    connect = socket.socket.connect
 
-    monkeypatch.setattr(socket.socket, "connect", refuse)
+    def loopback_only(self: socket.socket, address: Any) -> None:
+        host = address[0] if isinstance(address, tuple) else address
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            raise AssertionError(f"a connection to {address} was attempted: everything must go through the transport")
+        connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", loopback_only)
     yield
 
 
@@ -385,6 +396,36 @@ def test_a_pipeline_job_is_resubmitted_with_the_users_azure_ml_token() -> None:
         hub(other).submit_job(source, new_name="pipeline-get-fo2", compute=None, tags={})
     assert info.value.category is ErrorCategory.PERMANENT
     assert not other.calls_matching("PUT", ".*")
+
+
+# -- the catalog over the examples ----------------------------------------------------------------------
+
+def test_catalog_sync_names_what_azure_ml_cannot_parse_and_catalogs_everything_else(
+        azurite: AzuriteEndpoints, unique_name: str) -> None:
+    emulator = job_world("ws-east")
+    for _, served, path, _ in ASSET_EXAMPLES:
+        emulator.load_example(served, path)
+    emulator.load_example("2024-01-01-preview/Workspace/ComponentVersion/list.json",
+                          "/components/placeholder/versions/1")
+    emulator.load_example("2024-07-01-preview/WorkspaceConnection/list.json",
+                          "/connections/connection-1", "/connections/connection-2")
+    hub_ref = {"subscription_id": SUBSCRIPTION, "resource_group": RESOURCE_GROUP, "region": "swedencentral",
+               "backend": "azureml"}
+    config = FailoverConfig.model_validate({"pairs": [{
+        "name": "ml", "mode": "hot-warm", "primary": {**hub_ref, "name": "east", "workspace_name": "ws-east"},
+        "secondary": {**hub_ref, "name": "west", "workspace_name": "ws-west"}}]})
+    store = CatalogStore(ContainerClient.from_connection_string(azurite.connection_string, unique_name))
+
+    report = sync_catalog(config, "ml", lambda ref: hub(emulator), store, now=datetime(2030, 1, 1, tzinfo=UTC))
+    assert [(u["key"], u["kept_previous"]) for u in report.unreadable] == [
+        ("component:placeholder:1", False), ("job:sweep-2025", False)]
+    assert report.jobs == 6  # the interrupted ones of the examples (not Failed, not CancelRequested)
+    assert report.artifacts == {"environment": 1, "code": 1, "data": 1, "component": 0, "model": 1, "connection": 2}
+    snapshot = store.read("east")
+    assert snapshot is not None
+    command = next(j for j in snapshot.job_records() if j.name == "command-get")
+    assert command.spec["properties"]["notificationSetting"] == {"emails": ["string"], "emailOn": ["JobFailed"]}
+    assert {j.status for j in snapshot.job_records()} == {"NotStarted", "Created", "Scheduled", "Running"}
 
 
 # -- statuses and errors -------------------------------------------------------------------------------

@@ -144,6 +144,35 @@ def test_old_snapshots_are_pruned(azurite: AzuriteEndpoints, unique_name: str) -
         env.store.read_snapshot(env.hub_name, names[0])
 
 
+def test_an_unreadable_item_is_named_and_the_rest_cataloged(env: Env) -> None:
+    env.primary.seed(jobs=20, artifacts=20, seed=5)
+    first = env.sync(T0)
+    assert first.unreadable == []
+    job = next(j for j in env.primary.list_jobs() if j.status in DEFAULT_INTERRUPTED_JOB_STATUSES)
+    component = env.primary.list_assets(ArtifactKind.COMPONENT)[0]
+    # Both turn into something the adapter can't read (as a body azure-ai-ml can't parse), and one
+    # job that never was readable appears.
+    env.primary.plant_unreadable("job", job.name, status=job.status)
+    env.primary.plant_unreadable("component", component.name, component.version)
+    env.primary.plant_unreadable("job", "never-readable", status="Running")
+
+    second = env.sync(T0 + timedelta(minutes=15))
+    assert [(u["key"], u["kept_previous"]) for u in second.unreadable] == [
+        (component.key, True), (f"job:{job.name}", True), ("job:never-readable", False)]
+    assert all(u["reason"] for u in second.unreadable)
+    # Nothing was lost: the last readable copies stay, and they are what they were.
+    assert (second.jobs, second.artifacts) == (first.jobs, first.artifacts)
+    assert (second.added, second.changed, second.removed) == (0, 0, 0)
+    assert not second.wrote_snapshot
+    snap = env.store.read(env.hub_name)
+    assert snap is not None
+    kept = next(j for j in snap.jobs if j["name"] == job.name)
+    assert kept["last_seen"] == "2030-05-01T12:00:00.000000Z"  # when it was last read
+    assert component.key in {a.key for a in snap.artifact_list(ArtifactKind.COMPONENT)}
+    summary = second.summary()
+    assert "UNREADABLE=3" in summary and "job:never-readable" in summary and component.key in summary
+
+
 def test_no_secret_value_reaches_the_catalog(env: Env) -> None:
     env.primary.seed(jobs=10, artifacts=10, seed=5)
     source = JobRecord("train-1", "Running", "exp", "cpu", {"properties": {"environmentVariables": {

@@ -14,11 +14,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
 
 from failover.domain.model import (
+    DEFAULT_INTERRUPTED_JOB_STATUSES,
     NON_TERMINAL_JOB_STATUSES,
     TAG_GENERATION,
     TAG_SOURCE_JOB,
@@ -48,6 +50,8 @@ class HubPair:
     writes: Callable[[], int]  # writes the secondary received
     set_status: Callable[[str, str], None]  # on the primary
     set_computes: Callable[[Iterable[str]], None]  # on the secondary (admin: replaces the set)
+    # On the primary: an item its adapter can't read ("job" or "component"), named so.
+    plant_unreadable: Callable[[str, str], None]
     emulators: tuple[AzureMLEmulator, AzureMLEmulator] | None = None  # Azure ML backend only
 
     def add_source_jobs(self, count: int, seed: int = 0) -> list[JobRecord]:
@@ -63,8 +67,11 @@ def _sim_pair(azurite: AzuriteEndpoints) -> HubPair:
     tag = uuid.uuid4().hex[:8]
     primary = SimulatedHub(f"primary-{tag}", azurite.connection_string)
     secondary = SimulatedHub(f"secondary-{tag}", azurite.connection_string)
+    def plant(kind: str, name: str) -> None:
+        primary.plant_unreadable(kind, name, None if kind == "job" else "1")
+
     return HubPair(primary, secondary, lambda: secondary.write_count, primary.set_job_status,
-                   secondary.set_computes)
+                   secondary.set_computes, plant)
 
 
 def _azureml_pair() -> HubPair:
@@ -77,8 +84,16 @@ def _azureml_pair() -> HubPair:
     def set_computes(names: Iterable[str]) -> None:
         secondary_ws.computes = set(names)
 
+    def plant(kind: str, name: str) -> None:
+        # Microsoft's own examples that azure-ai-ml can't parse (tests/samples/azureml_rest).
+        if kind == "job":  # a sweep job whose search space is a placeholder
+            primary_ws.load_example("2025-01-01-preview/Job/SweepJob/createOrUpdate.json", f"/jobs/{name}")
+        else:  # a componentSpec without type
+            primary_ws.load_example("2024-04-01-preview/Workspace/ComponentVersion/get.json",
+                                    f"/components/{name}/versions/1")
+
     return HubPair(hub(primary_ws), hub(secondary_ws), secondary_ws.put_count, primary_ws.set_job_status,
-                   set_computes, (primary_ws, secondary_ws))
+                   set_computes, plant, (primary_ws, secondary_ws))
 
 
 @pytest.fixture(params=["simulated", "azureml"])
@@ -216,6 +231,31 @@ def test_every_artifact_kind_round_trips_with_its_content_hash(hubs: HubPair) ->
     for kind in ArtifactKind:
         expected = sorted(a.content_hash for a in artifacts if a.kind is kind)
         assert sorted(a.content_hash for a in hubs.secondary.list_assets(kind)) == expected, kind
+
+
+def test_an_unreadable_item_is_named_and_everything_else_listed(hubs: HubPair) -> None:
+    jobs = hubs.add_source_jobs(3, seed=4)
+    for job in jobs:
+        hubs.set_status(job.name, "Running")
+    hubs.plant_unreadable("job", "unparsable-sweep")
+    artifacts = [a for a in _artifacts() if a.kind is not ArtifactKind.CONNECTION]
+    for artifact in artifacts:
+        hubs.primary.put_asset(artifact)
+    hubs.plant_unreadable("component", "unparsable_component")
+
+    listed = hubs.primary.list_jobs(DEFAULT_INTERRUPTED_JOB_STATUSES)
+    assert [j.name for j in listed] == sorted(j.name for j in jobs)
+    assert [(u.kind, u.name, u.key) for u in listed.unreadable] == [("job", "unparsable-sweep", "job:unparsable-sweep")]
+    assert hubs.primary.list_jobs(["Completed"]).unreadable == ()  # its status is readable, and not wanted
+    components = hubs.primary.list_assets(ArtifactKind.COMPONENT)
+    assert sorted(a.key for a in components) == sorted(a.key for a in artifacts if a.kind is ArtifactKind.COMPONENT)
+    assert [u.key for u in components.unreadable] == ["component:unparsable_component:1"]
+    assert all(u.reason for u in (*listed.unreadable, *components.unreadable))
+    for read in (partial(hubs.primary.get_job, "unparsable-sweep"),
+                 partial(hubs.primary.get_asset, ArtifactKind.COMPONENT, "unparsable_component", "1")):
+        with pytest.raises(HubError) as info:
+            read()
+        assert info.value.category is ErrorCategory.PERMANENT and "unparsable" in str(info.value)
 
 
 def test_factory_picks_the_backend(azurite: AzuriteEndpoints) -> None:
