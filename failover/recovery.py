@@ -27,6 +27,7 @@ from failover.domain.model import (
 )
 from failover.domain.ports import ErrorCategory, HubClient, HubError
 from failover.hubs.hub_retry import call_hub
+from failover.hubs.hub_specs import is_anonymous_component
 
 T = TypeVar("T")
 
@@ -113,9 +114,10 @@ def _reference(value: Any, kind: ArtifactKind) -> tuple[ArtifactKind, str, str] 
 def job_dependencies(spec: dict[str, Any]) -> set[tuple[ArtifactKind, str, str]]:
     """Artifact versions a job (REST JobBase form) needs in the workspace it runs in."""
     props = spec.get("properties") or {}
+    component = props.get("componentId")
     candidates = [_reference(props.get("environmentId"), ArtifactKind.ENVIRONMENT),
                   _reference(props.get("codeId"), ArtifactKind.CODE),
-                  _reference(props.get("componentId"), ArtifactKind.COMPONENT)]
+                  None if is_anonymous_component(component) else _reference(component, ArtifactKind.COMPONENT)]
     for job_input in (props.get("inputs") or {}).values():
         if isinstance(job_input, dict):
             candidates.append(_reference(job_input.get("uri"), ArtifactKind.DATA))

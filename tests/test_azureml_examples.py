@@ -41,6 +41,7 @@ from failover.hubs.azureml_hub import AzureMLHub
 from failover.hubs.hub_errors import to_hub_error
 from failover.hubs.hub_retry import call_hub
 from failover.hubs.simulated_seed import seed_artifacts
+from failover.recovery import job_dependencies
 from failover.stores.catalog import CatalogStore, sync_catalog
 from replayhost.azurite import AzuriteEndpoints
 from tests.azureml_emulator import (
@@ -356,6 +357,22 @@ def test_a_resubmitted_command_job_keeps_every_field_the_create_request_accepts(
     assert body["computeId"].endswith("/workspaces/hub-secondary/computes/gpu-cluster")
     assert "status" not in body and "parameters" not in body  # the service's, never sent
     assert body["tags"] == {"string": "string", "gen": "1"}
+
+
+def test_a_registered_component_is_a_dependency_and_an_anonymous_one_is_not() -> None:
+    """Readiness asks for a job's registered component (it is sent along now); the per-submission
+    anonymous component azure-ai-ml makes for inline jobs is neither required nor sent."""
+    primary_ws, secondary_ws = job_world(), AzureMLEmulator("hub-secondary")
+    registered = hub(primary_ws).get_job("command-get")
+    assert (ArtifactKind.COMPONENT, "train", "1") in job_dependencies(registered.spec)
+
+    props = primary_ws.resources["/jobs/command-get"]["properties"]
+    props["componentId"] = f"{primary_ws.scope}/components/azureml_anonymous/versions/4f1c0b8e-0d1c-4a57-9a4e-1"
+    inline = hub(primary_ws).get_job("command-get")
+    assert not {d for d in job_dependencies(inline.spec) if d[0] is ArtifactKind.COMPONENT}
+    hub(secondary_ws).submit_job(inline, new_name="inline-fo1", compute=None, tags={})
+    (sent,) = puts(secondary_ws, "^/jobs/")
+    assert "componentId" not in sent["properties"]
 
 
 def test_a_resubmitted_automl_job_keeps_its_environment() -> None:

@@ -105,7 +105,8 @@ class HubClient(Protocol):
         """Jobs (with ``statuses``: only those), sorted by name. A job that can't be read is in
         ``unreadable`` when its status is wanted or can't be told; never raised, never dropped."""
 
-    def get_job(self, name: str) -> JobRecord: ...
+    def get_job(self, name: str) -> JobRecord:
+        """Raises HubError: NOT_FOUND, or PERMANENT (with the reason) for a job that can't be read."""
 
     def submit_job(self, source: JobRecord, *, new_name: str, compute: str | None,
                    tags: dict[str, str]) -> SubmitResult:
@@ -114,7 +115,8 @@ class HubClient(Protocol):
     def list_assets(self, kind: ArtifactKind) -> Listing[Artifact]:
         """Every version of every asset of ``kind``; what can't be read is in ``unreadable``."""
 
-    def get_asset(self, kind: ArtifactKind, name: str, version: str | None) -> Artifact: ...
+    def get_asset(self, kind: ArtifactKind, name: str, version: str | None) -> Artifact:
+        """``version`` None: the latest. Raises HubError: NOT_FOUND, or PERMANENT for one that can't be read."""
 
     def put_asset(self, artifact: Artifact) -> WriteOutcome:
         """Write unless the same name/version with the same content hash is present.

@@ -8,7 +8,8 @@ it either, so the adapter reports it by name as unreadable.
 
 A resubmission is built by azure-ai-ml (it resolves compute names and asset references to ARM ids
 and, for pipeline jobs, attaches the user's Azure ML token); then every field of the source body
-that the SDK left out is put back, except those that belong to the old run.
+that the SDK left out is put back, except those that belong to the old run (and a component id
+naming the source's anonymous, per-submission component).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import copy
 from typing import Any
 
 from failover.domain.model import JobRecord
+from failover.hubs.hub_specs import is_anonymous_component
 
 # Filled in by the service (no create request carries them).
 READ_ONLY_FIELDS = frozenset({"status", "parameters"})
@@ -51,6 +53,8 @@ def carried_over(source_props: dict[str, Any]) -> dict[str, Any]:
     """What of the source body a resubmission keeps: not the service's fields, not the old run's,
     and no output locations (the service picks fresh ones)."""
     props = {k: copy.deepcopy(v) for k, v in source_props.items() if k not in READ_ONLY_FIELDS | OLD_RUN_FIELDS}
+    if is_anonymous_component(props.get("componentId")):
+        del props["componentId"]  # the source's inline component: azure-ai-ml sends the job's own
     for output in (props.get("outputs") or {}).values():
         if isinstance(output, dict):
             output.pop("uri", None)

@@ -90,5 +90,14 @@ def references(artifact: Artifact) -> list[tuple[ArtifactKind, str, str]]:
     return refs
 
 
+# The name azure-ai-ml registers a job's inline component under (one version per submission). Such a
+# component is not listed, so never cataloged: the target's service makes its own when the job is sent.
+ANONYMOUS_COMPONENT = "azureml_anonymous"
+
+
+def is_anonymous_component(reference: object) -> bool:
+    return isinstance(reference, str) and f"/components/{ANONYMOUS_COMPONENT}/" in reference.lower()
+
+
 # Lineage of a model to its training data, kept in the model's (immutable) properties.
 MODEL_TRAINING_DATA = "hubfailover.training_data"
