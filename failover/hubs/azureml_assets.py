@@ -111,7 +111,7 @@ def asset_body(kind: ArtifactKind, name: str, version: str, spec: dict[str, Any]
             props[rest] = spec[portable]
     if kind is ArtifactKind.ENVIRONMENT:
         conda = props.get("condaFile")
-        if isinstance(conda, dict):  # catalogs written before 2 kept the parsed YAML
+        if isinstance(conda, dict):  # catalogs of earlier versions kept the parsed YAML
             props["condaFile"] = yaml.safe_dump(conda, sort_keys=False)
         if props.get("build"):
             build = props["build"]
