@@ -94,7 +94,7 @@ ASSET_EXAMPLES = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "served", "path", "create"), ASSET_EXAMPLES, ids=lambda v: getattr(v, "value", ""))
+@pytest.mark.parametrize(("kind", "served", "path", "create"), ASSET_EXAMPLES, ids=[e[0].value for e in ASSET_EXAMPLES])
 def test_each_asset_kind_is_listed_read_and_recreated_with_every_field(
         kind: ArtifactKind, served: str, path: str, create: str) -> None:
     primary_ws, secondary_ws = AzureMLEmulator("hub-primary"), AzureMLEmulator("hub-secondary")
