@@ -76,6 +76,25 @@ def world_options(**overrides: Any) -> DrillOptions:
     return replace(base, **overrides)
 
 
+def reconfigure(world: World, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Change the world's pair config (e.g. alert_targets, auto_failover) the way a redeploy would:
+    FAILOVER_CONFIG rewritten, services rebuilt on their next use."""
+    import json
+    import os
+
+    from failover.domain import settings as app_settings
+    from failover.domain.config import parse_config
+    from failover.services import reset_services
+    from rehearsal.scenario import drill_config
+
+    config = drill_config(world.options)
+    edit(config["pairs"][0])
+    text = json.dumps(config)
+    os.environ[app_settings.FAILOVER_CONFIG] = text
+    world.scenario.config = parse_config(text, "test configuration")
+    reset_services()
+
+
 @contextmanager
 def durable_world(azurite: AzuriteEndpoints, clock: Clock | None = None, **overrides: Any) -> Iterator[World]:
     """Skipping clock by default (timers fire at once); RealClock where a gate must really wait."""

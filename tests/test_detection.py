@@ -19,7 +19,7 @@ from failover.domain.health import decide_failover
 from failover.services import services
 from failover.stores.pair_state import HubStreak
 from replayhost.azurite import AzuriteEndpoints
-from tests.durable_world import World, durable_world, entry_point, forget_sdk_session, run
+from tests.durable_world import World, durable_world, entry_point, forget_sdk_session, reconfigure, run
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -198,22 +198,11 @@ def test_alert_storm_of_1000_concurrent_deliveries_starts_one_orchestration(azur
 
 def test_auto_failover_off_records_the_alert_only(azurite: AzuriteEndpoints) -> None:
     with durable_world(azurite) as world:
-        from rehearsal import scenario as scenario_module
-
-        pair = world.scenario.config.pair(world.scenario.pair)
-        config = json.loads(json.dumps(scenario_module.drill_config(world.options)))
-        config["pairs"][0]["auto_failover"] = False
-        import os
-
-        from failover.domain import settings as app_settings
-        from failover.services import reset_services
-
-        os.environ[app_settings.FAILOVER_CONFIG] = json.dumps(config)
-        reset_services()
+        reconfigure(world, lambda pair: pair.update(auto_failover=False))
         response = post_alert(world, alert_body(world))
         assert response.status_code == 200
         assert "auto-failover is off" in json.loads(response.get_body())["why"]
-        assert world.instances() == [] and pair.name == world.scenario.pair
+        assert world.instances() == []
 
 
 def test_unknown_target_is_4xx_and_audited(azurite: AzuriteEndpoints) -> None:
