@@ -96,7 +96,8 @@ def reconfigure(world: World, edit: Callable[[dict[str, Any]], None]) -> None:
 
 
 @contextmanager
-def durable_world(azurite: AzuriteEndpoints, clock: Clock | None = None, **overrides: Any) -> Iterator[World]:
+def durable_world(azurite: AzuriteEndpoints, clock: Clock | None = None, api: type[ManagementApi] = ManagementApi,
+                  **overrides: Any) -> Iterator[World]:
     """Skipping clock by default (timers fire at once); RealClock where a gate must really wait."""
     options = world_options(**overrides)
     scenario = prepare(options, azurite.connection_string)
@@ -105,10 +106,10 @@ def durable_world(azurite: AzuriteEndpoints, clock: Clock | None = None, **overr
     host = ReplayHost(app, store=AzureStorageStore(azurite.connection_string, f"w{options.pair}"),
                       clock=clock or SkippingClock(), delivery=Delivery(coalesce_ms=10))
     host.start_background()
-    api = ManagementApi(host)
-    api.start()
+    served = api(host)
+    served.start()
     try:
-        yield World(scenario, options, host, api)
+        yield World(scenario, options, host, served)
     finally:
-        api.stop()
+        served.stop()
         host.stop()
