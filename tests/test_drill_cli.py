@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import patience
+
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE_LINE = re.compile(r"Azurite on 127\.0\.0\.1 \(blob (\d+), table (\d+)\)")
 # How long Azurite may take to notice it is orphaned: its watchdog polls every 0.5 s; the rest is
@@ -82,7 +84,7 @@ def test_detection_declining_is_a_report_not_a_traceback(tmp_path: Path) -> None
     """A throttled standby never looks healthy: the drill says so, writes the report and exits 1."""
     path = tmp_path / "report.json"
     proc = drill("--faults", "throttle=1.0", "--jobs", "4", "--artifacts", "4", "--json", str(path))
-    out, _ = proc.communicate(timeout=180)
+    out, _ = proc.communicate(timeout=patience(180))
     assert proc.returncode == 1, out
     assert "Traceback" not in out and "detection declined" in out
     report = json.loads(path.read_text())

@@ -29,6 +29,7 @@ from rehearsal.scenario import DrillOptions, Scenario, prepare
 from replayhost.azurite import AzuriteEndpoints
 from replayhost.engine import ReplayHost
 from tests.local_transport import LocalTransport
+from tests.waiting import patience
 
 
 class FailingWrites(RequestsTransport):
@@ -100,7 +101,7 @@ def test_a_failure_before_the_flip_ends_the_run_aborted_and_accounted_for(
     host = ReplayHost(app)
     iid = host.start_new("failover", f"failover-{opts.pair}", {
         "pair": opts.pair, "trigger": "manual", "reason": case, "requested_by": "test"})
-    status = host.wait_for(iid, timeout=120)
+    status = host.wait_for(iid, timeout=patience(120))
     host.stop()
 
     report = status.output

@@ -28,6 +28,7 @@ from replayhost.azurite import AzuriteEndpoints
 from replayhost.management_api import ManagementApi, Reply, Request
 from tests.durable_world import World, durable_world, entry_point, run
 from tests.test_detection import alert_body
+from tests.waiting import patience
 
 ALERTS = 4
 STARTERS = ALERTS + 2  # + the probe + an operator
@@ -71,7 +72,7 @@ def race(world: World, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool,
 
         async def check_then_wait(client: Any, instance_id: str) -> Any:
             found = await checked(client, instance_id)
-            await asyncio.wait_for(barrier.wait(), timeout=60)
+            await asyncio.wait_for(barrier.wait(), timeout=patience(60))
             return found
 
         monkeypatch.setattr(triggers.starting, "_runtime", check_then_wait)

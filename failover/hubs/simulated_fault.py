@@ -121,7 +121,7 @@ class FaultInjector:
         The caller pads the call to that time *including* its own storage round trip: a hub
         "at 20 ms per call" answers in 20 ms, whatever the simulator's bookkeeping costs.
         """
-        if config.operations and operation.split("(")[0] not in config.operations:
+        if config.operations and operation.split("(", maxsplit=1)[0] not in config.operations:
             return 0.0  # not one of the faulted calls
         with self._lock:
             if config != self._config:
