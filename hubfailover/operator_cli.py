@@ -120,7 +120,12 @@ def _detail(view: dict[str, Any]) -> Table:
                       if streak.get("last_at") else "never probed")
     last = view.get("last_failover")
     table.add_row("last failover", f"{last['outcome']} -> {last.get('target')} at {last.get('completed_at')}"
-                  if last else "-")
+                  + (f": {last['reason']}" if last.get("reason") else "") if last else "-")
+    decision = view.get("last_decision")
+    if decision:
+        verdict = "started" if decision.get("started") else "not started"
+        table.add_row("last decision", f"{decision.get('kind')} by {decision.get('requested_by')}: {verdict}: "
+                                       f"{decision.get('why')}")
     table.add_row("cooldown", f"since {cooldown['since']}, until acknowledged" if cooldown["in_force"] else "none")
     failback = view.get("failback") or {}
     table.add_row("failback", f"{failback.get('original_primary_successes')}/{failback.get('threshold')} healthy "
