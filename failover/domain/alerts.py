@@ -160,7 +160,7 @@ class Verdict(StrEnum):
     NOT_A_FAILURE = "not_a_failure"  # user-initiated, maintenance, an operation record, cost, anomaly
     STALE = "stale"  # fired longer ago than policy.alert_max_age_minutes
     FUTURE = "future"  # fired later than now (beyond clock skew)
-    OTHER_REGION = "other_region"  # a Service Health incident in no region of this pair's active hub alone
+    OTHER_REGION = "other_region"  # a Service Health incident in none of the pair's regions, or in both
 
 
 @dataclass(frozen=True)
