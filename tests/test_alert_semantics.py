@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from failover.domain.alerts import AlertSubject, Verdict, assess_alert, parse_alert
+from failover.domain.alerts import AlertSubject, Verdict, alert_subjects, assess_alert, parse_alert
 from failover.domain.config import parse_config
 from rehearsal.scenario import DrillOptions, drill_config
 
@@ -105,3 +105,19 @@ def test_service_health_names_its_hub_by_region() -> None:
     assert (incident("West US").verdict, incident("West US").hub) == (Verdict.FAILURE, PAIR.secondary.name)
     assert incident("Global").verdict is Verdict.OTHER_REGION
     assert incident("East US", "West US").verdict is Verdict.OTHER_REGION  # both: failing over would not help
+
+
+def test_a_standby_shared_by_two_pairs_concerns_both() -> None:
+    config = drill_config(DrillOptions())
+    second = json.loads(json.dumps(config["pairs"][0]))
+    second.update(name="other", alert_targets=["other-rule"])
+    second["primary"].update(name="primary-other", workspace_name="mlw-other")
+    config["pairs"].append(second)  # same secondary, repeated verbatim
+    parsed = parse_config(json.dumps(config))
+    shared = parsed.pairs[0].secondary
+    alert = payload("test_action_metric_static.json", alertTargetIDs=[shared.arm_id.upper()])
+    subjects = alert_subjects(parsed, parse_alert(json.dumps(alert).encode()))
+    assert [(s.pair.name, s.hub) for s in subjects] == [("drill", shared.name), ("other", shared.name)]
+    by_rule = payload("test_action_metric_static.json", alertTargetIDs=None, alertRule="OTHER-RULE")
+    [subject] = alert_subjects(parsed, parse_alert(json.dumps(by_rule).encode()))
+    assert (subject.pair.name, subject.hub) == ("other", "primary-other")  # alert_targets: about the primary
