@@ -29,9 +29,10 @@ _ALIASES = {
     "seed": "seed",
     "only": "operations", "operations": "operations",
 }
-# What ``only=`` may name (several joined by '+'): the hub port's calls.
+# What ``only=`` may name (several joined by '+'): the simulated hub's calls (connections go through
+# list_assets / get_asset / put_asset like every other kind).
 HUB_OPERATIONS = ("ping", "list_jobs", "get_job", "submit_job", "list_computes", "list_assets", "get_asset",
-                  "put_asset", "list_connections", "put_connection")
+                  "put_asset")
 
 
 @dataclass(frozen=True)
