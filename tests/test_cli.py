@@ -71,7 +71,7 @@ def test_hot_cold_approve_and_reject_from_the_cli(azurite: AzuriteEndpoints, cli
         code, out, _ = cli(s, "reject", s.instance_id, "--by", "erin", "--comment", "not now")
         assert code == 0 and "reject sent" in out
         code, out, _ = cli(s, "watch", s.instance_id, "--interval", "0.05")
-        assert code == 1 and "outcome: aborted" in out and "rejected by erin" in out
+        assert code == 1 and "outcome: aborted" in out and "rejected by function key holder (unverified: erin)" in out
 
         assert cli(s, "failover", s.pair, "--reason", "outage", "--by", "dave")[0] == 0
         s.wait_approval()
