@@ -43,6 +43,9 @@ param maximumInstanceCount int = 40
 ])
 param instanceMemoryMB int = 2048
 
+@description('Optional. Client id of the Entra ID app registration App Service authentication accepts tokens for (the operator API). Empty: no App Service authentication; the app then records every operator as an unverified function key holder.')
+param authClientId string = ''
+
 @description('Optional. Tags applied to the plan and the app (the app also gets azd-service-name).')
 param tags object = {}
 
@@ -132,6 +135,60 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         name: 'python'
         version: '3.11'
       }
+    }
+  }
+}
+
+// App Service authentication (Easy Auth) with Entra ID in front of every route but /api/alerts,
+// which Azure Monitor's action group calls with the function key (it can't sign in). Callers of
+// the operator API need an Entra token for the app *and* a function key; Easy Auth strips
+// client-sent x-ms-client-principal* headers and sets its own, which the app trusts only because
+// the APP_SERVICE_AUTH_ENABLED setting says this resource exists (main.bicep sets both from one
+// parameter). The Durable webhooks (/runtime/webhooks/durabletask) sit behind it too.
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(authClientId)) {
+  #checkov:skip=CKV_AZURE_13: this is the authentication: authsettingsV2 turns it on with platform.enabled (the check reads the V1 schema's properties.enabled)
+  #checkov:skip=CKV_AZURE_63: a check of the 'web' config (HTTP logging); this is the authsettingsV2 config, which has no such setting (logs go to Application Insights)
+  #checkov:skip=CKV_AZURE_65: a check of the 'web' config (detailed errors); this is the authsettingsV2 config
+  #checkov:skip=CKV_AZURE_66: a check of the 'web' config (failed request tracing); this is the authsettingsV2 config
+  #checkov:skip=CKV_AZURE_80: a check of the 'web' config (.NET version); this is the authsettingsV2 config of a Python app
+  #checkov:skip=CKV_AZURE_88: a check of the 'web' config (Azure Files mounts); this is the authsettingsV2 config
+  #checkov:skip=CKV_AZURE_222: public network access is the site's (skipped there, with its reason); this is the authsettingsV2 config
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+      runtimeVersion: '~1'
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      excludedPaths: [
+        '/api/alerts'
+      ]
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: authClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            'api://${authClientId}'
+            authClientId
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+    httpSettings: {
+      requireHttps: true
     }
   }
 }
