@@ -233,8 +233,9 @@ def test_10000_malformed_requests_are_4xx_and_start_nothing(hot_cold: tuple[Worl
         time.sleep(0.02)
     history_before = len(world.host.get_status(instance, show_history=True).history or [])
     fuzz_began = time.perf_counter()
+    decision_bad = {**by_bad, "run": bad_text(200, True)}
     for verdict in ("approve_failover", "reject_failover"):
-        fuzz(BUDGET[verdict], st.one_of(bodies(by_valid, by_bad, ("by",)), st.just(b"{}")),
+        fuzz(BUDGET[verdict], st.one_of(bodies(by_valid, decision_bad, ("by",)), st.just(b"{}")),
              lambda raw, verdict=verdict: assert_4xx(call(verdict, body=raw, route={"instance": instance}), raw))
     waiting = world.host.get_status(instance, show_history=True)
     assert waiting.runtime_status.value == "Running"
