@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +22,7 @@ from failover.stores.decisions import AlreadyDecided
 from replayhost.azurite import AzuriteEndpoints
 from tests.serve_world import KEY, Served, principal, served, unverified
 from tests.test_detection import alert_body
+from tests.waiting import wait_until
 
 FORBIDDEN = ("systemkey", "code=", "runtime/webhooks", "statusquerygeturi", "sendeventposturi",
              "purgehistorydeleteuri", "terminateposturi")
@@ -44,12 +44,12 @@ def raise_forged(s: Served, payload: Any) -> None:
     assert code == 202, body
 
 
-def forged_records(pair: str, count: int, timeout: float = 30) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while len(records := services().audit.list(pair, "approval_forged")) < count:
-        assert time.monotonic() < deadline, records
-        time.sleep(0.05)
-    return records
+def forged_records(pair: str, count: int) -> list[Any]:
+    def audited() -> list[Any]:
+        records = services().audit.list(pair, "approval_forged")
+        return records if len(records) >= count else []
+
+    return wait_until(audited, 30, f"{count} approval_forged audit record(s) of pair {pair}")
 
 
 def test_a_forged_approval_event_is_ignored_and_audited_and_the_route_still_decides(
