@@ -280,10 +280,15 @@ def test_app_settings_are_exactly_the_settings_the_code_reads() -> None:
 def test_app_service_authentication_fronts_the_operator_routes_and_the_app_is_told_so() -> None:
     """One parameter turns on Easy Auth (Entra ID) and the setting that lets the app trust its headers."""
     fa = module("function-app")
-    auth = fa["resources"]["authSettings"]
+    wiring = fa["modules"]["authentication"]
+    assert wiring["detail"]["path"] == "app-authentication.bicep"
+    assert mentions(wiring["config"]["condition"], "authClientId")  # only with an app registration
+    params = body(wiring)["params"]
+    assert params["clientId"] == "authClientId" and mentions(params["appName"], "functionApp")
+    auth = module("app-authentication")["resources"]["authSettings"]
     assert auth["type"] == "Microsoft.Web/sites/config" and body(auth)["name"] == "authsettingsV2"
-    assert body(auth)["parent"] == "functionApp"
-    assert mentions(auth["config"]["condition"], "authClientId")  # only with an app registration
+    site = module("app-authentication")["resources"][body(auth)["parent"]]
+    assert site["type"] == "Microsoft.Web/sites" and site["existing"] is True
     props = body(auth)["properties"]
     assert props["platform"]["enabled"] is True
     validation = props["globalValidation"]
@@ -292,7 +297,7 @@ def test_app_service_authentication_fronts_the_operator_routes_and_the_app_is_to
     assert validation["excludedPaths"] == ["/api/alerts"]
     assert re.search(r'@bp\.route\(route="alerts", methods=\["POST"\]\)', (ROOT / "triggers/alerts.py").read_text())
     entra = props["identityProviders"]["azureActiveDirectory"]
-    assert entra["enabled"] is True and entra["registration"]["clientId"] == "authClientId"
+    assert entra["enabled"] is True and entra["registration"]["clientId"] == "clientId"
     assert "tenant().tenantId" in entra["registration"]["openIdIssuer"]
     assert props["httpSettings"]["requireHttps"] is True and props["login"]["tokenStore"]["enabled"] is False
     assert fa["parameters"]["authClientId"]["default"] == ""
