@@ -192,13 +192,26 @@ async def get_failover(req: func.HttpRequest, client: df.DurableOrchestrationCli
     return _json(200, _status_body(status))
 
 
+def _waiting_run(status: Any, wanted: str | None) -> str:
+    """The run waiting at the approval gate; a 409 when none is, or another one than ``wanted``."""
+    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+    stage, run = custom.get("stage"), custom.get("run")
+    if status.runtime_status not in _RUNNING:
+        raise BadRequest(409, f"instance is {status.runtime_status.value}, not running")
+    if stage != "awaiting_approval" or not isinstance(run, str):
+        raise BadRequest(409, f"instance is at stage {stage!r}, not awaiting approval")
+    if wanted is not None and wanted != run:
+        raise BadRequest(409, f"the gate is waiting for run {run}, not {wanted}", "run")
+    return run
+
+
 async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient,
                   verdict: Literal["approve", "reject"]) -> func.HttpResponse:
     """Record the decision for the run waiting at the gate (conditional insert), then ring the gate."""
     instance_id, pair = _instance_pair(req)
     body = parse_body(req.get_body(), DecisionBody)
     actor = _actor(req, body.by, "by")
-    detail: dict[str, Any] = {"instance_id": instance_id, "comment": body.comment}
+    detail: dict[str, Any] = {"instance_id": instance_id, "comment": body.comment, "run": body.run}
     barred = approver_refusal(actor, pair.policy.approvers, pair.name)
     if barred is not None:
         _audit(pair.name, verdict, actor, "refused", {**detail, "why": barred})
@@ -206,40 +219,29 @@ async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient,
     status = await client.get_status(instance_id)
     if not status or status.runtime_status is None:
         raise BadRequest(404, f"no failover instance {instance_id!r} has run", "instance")
-    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
-    stage, run = custom.get("stage"), custom.get("run")
-    detail.update(stage=stage, run=run)
-    svc = services()
-    if status.runtime_status not in _RUNNING:
-        refusal, field = f"instance is {status.runtime_status.value}, not running", None
-    elif stage != "awaiting_approval" or not isinstance(run, str):
-        refusal, field = f"instance is at stage {stage!r}, not awaiting approval", None
-    elif body.run is not None and body.run != run:
-        refusal, field = f"the gate is waiting for run {run}, not {body.run}", "run"
-    else:
-        refusal, field = None, None
-    if refusal is None:
-        assert isinstance(run, str)
+    decisions = services().decisions
+    try:
+        run = detail["run"] = _waiting_run(status, body.run)
         try:
-            record = svc.decisions.record(pair=pair.name, instance_id=instance_id, run=run, decision=verdict,
-                                          by=actor.label, identity=actor.audit(), comment=body.comment,
-                                          at=datetime.now(UTC))
+            record = decisions.record(pair=pair.name, instance_id=instance_id, run=run, decision=verdict,
+                                      by=actor.label, identity=actor.audit(), comment=body.comment,
+                                      at=datetime.now(UTC))
         except AlreadyDecided as exc:
             first = exc.existing
-            refusal = (f"run {run} is already decided: {first.decision} by {first.by} at {first.at.isoformat()}"
-                       if first else f"run {run} is already decided")
-    if refusal is None:
+            raise BadRequest(409, f"run {run} is already decided" + (
+                f": {first.decision} by {first.by} at {first.at.isoformat()}" if first else "")) from None
         try:
             await client.raise_event(instance_id, APPROVAL_EVENT, {"decision_id": record.decision_id})
         except Exception:  # finished since we looked (410), or the runtime did not answer
-            svc.decisions.withdraw(record)  # undelivered: it decided nothing, a retry may decide
+            decisions.withdraw(record)  # undelivered: it decided nothing, a retry may decide
             log.warning("approval event for %s could not be raised", instance_id, exc_info=True)
             if await is_running(client, instance_id):
                 raise  # still waiting: a transient failure, answered 503 (retry)
-            refusal = "the instance stopped waiting before the decision reached it; nothing was decided"
-    if refusal is not None:
-        _audit(pair.name, verdict, actor, "refused", {**detail, "why": refusal})
-        return _json(409, {"error": refusal, "field": field, "instance_id": instance_id})
+            raise BadRequest(409, "the instance stopped waiting before the decision reached it; "
+                                  "nothing was decided") from None
+    except BadRequest as refused:
+        _audit(pair.name, verdict, actor, "refused", {**detail, "why": refused.error})
+        return _json(refused.status, {**refused.body(), "instance_id": instance_id})
     _audit(pair.name, verdict, actor, "recorded", {**detail, "decision_id": record.decision_id})
     return _json(202, {"instance_id": instance_id, "run": run, "decision": verdict, "by": actor.label,
                        "identity_verified": actor.verified, "decision_id": record.decision_id,
