@@ -2,6 +2,6 @@
 
 import azure.durable_functions as df
 
-from activities import audit, plan, pointer, recovery
+from activities import approval, audit, plan, pointer, recovery
 
-BLUEPRINTS: list[df.Blueprint] = [plan.bp, pointer.bp, recovery.bp, audit.bp]
+BLUEPRINTS: list[df.Blueprint] = [plan.bp, approval.bp, pointer.bp, recovery.bp, audit.bp]

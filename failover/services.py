@@ -19,6 +19,7 @@ from failover.hubs.hub_factory import hub_client_for
 from failover.stores.alert_deliveries import AlertDeliveries
 from failover.stores.audit import AuditLog
 from failover.stores.catalog import CatalogSnapshot, CatalogStore
+from failover.stores.decisions import ApprovalDecisions
 from failover.stores.journal import RecoveryJournal
 from failover.stores.pair_state import PairStateStore
 from failover.stores.pointer import PointerStore
@@ -39,6 +40,7 @@ class Services:
     journal: RecoveryJournal
     pair_state: PairStateStore
     alerts: AlertDeliveries
+    decisions: ApprovalDecisions
     _hubs: dict[str, HubClient] = field(default_factory=dict)
     _snapshots: OrderedDict[tuple[str, str], CatalogSnapshot] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -120,7 +122,8 @@ def services(env: Mapping[str, str] | None = None) -> Services:
                              catalog=CatalogStore.from_service(blobs), audit=AuditLog.from_service(tables),
                              journal=RecoveryJournal.from_service(tables),
                              pair_state=PairStateStore.from_service(tables),
-                             alerts=AlertDeliveries.from_service(tables))
+                             alerts=AlertDeliveries.from_service(tables),
+                             decisions=ApprovalDecisions.from_service(tables))
             _built[key] = built
         return built
 

@@ -2,7 +2,8 @@
 
 The base URL and the function key come from the environment (HUBFAILOVER_URL,
 HUBFAILOVER_API_KEY). The key travels in the `x-functions-key` header, never in a URL, and
-never appears in an error message.
+never appears in an error message. Where App Service authentication fronts the app, an Entra ID
+access token for it (HUBFAILOVER_TOKEN) goes along as `Authorization: Bearer`, never shown either.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import requests
 
 URL_ENV = "HUBFAILOVER_URL"
 KEY_ENV = "HUBFAILOVER_API_KEY"
+TOKEN_ENV = "HUBFAILOVER_TOKEN"
 DEFAULT_URL = "http://127.0.0.1:7071"
 KEY_HEADER = "x-functions-key"
 
@@ -34,16 +36,17 @@ class ApiError(Exception):
 
 class ApiClient:
     def __init__(self, base_url: str, key: str | None, *, timeout: float = 30.0,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = key
+        self._token = token
         self.timeout = timeout
         self._session = session or requests.Session()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiClient:
         env = os.environ if env is None else env
-        return cls(env.get(URL_ENV) or DEFAULT_URL, env.get(KEY_ENV) or None)
+        return cls(env.get(URL_ENV) or DEFAULT_URL, env.get(KEY_ENV) or None, token=env.get(TOKEN_ENV) or None)
 
     def __repr__(self) -> str:  # the key stays out of reprs and tracebacks
         return f"ApiClient({self.base_url!r})"
@@ -52,6 +55,8 @@ class ApiClient:
         headers = {"Accept": "application/json"}
         if self._key:
             headers[KEY_HEADER] = self._key
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
         url = f"{self.base_url}/api/{path}"
         try:
             response = self._session.request(method, url, json=body, headers=headers, timeout=self.timeout)
@@ -93,8 +98,12 @@ class ApiClient:
     def failover_status(self, instance_id: str) -> dict[str, Any]:
         return dict(self._call("GET", f"failovers/{quote(instance_id, safe='')}"))
 
-    def decide(self, instance_id: str, decision: str, *, by: str, comment: str = "") -> dict[str, Any]:
+    def decide(self, instance_id: str, decision: str, *, by: str, comment: str = "",
+               run: str | None = None) -> dict[str, Any]:
+        """``run``: decide only if that run is the one waiting (a later run of the instance is refused)."""
         if decision not in ("approve", "reject"):
             raise ValueError(decision)
-        return dict(self._call("POST", f"failovers/{quote(instance_id, safe='')}/{decision}",
-                               {"by": by, "comment": comment}))
+        body: dict[str, Any] = {"by": by, "comment": comment}
+        if run:
+            body["run"] = run
+        return dict(self._call("POST", f"failovers/{quote(instance_id, safe='')}/{decision}", body))

@@ -39,8 +39,10 @@ def add_operator_parsers(sub: Any) -> None:
     for verdict in ("approve", "reject"):
         decide = sub.add_parser(verdict, help=f"{verdict} a failover waiting at its approval gate")
         decide.add_argument("instance", help="instance id, e.g. failover-PAIR")
-        decide.add_argument("--by", required=True)
+        decide.add_argument("--by", required=True, help="who decides (audited; unverified without App Service "
+                                                          "authentication)")
         decide.add_argument("--comment", default="")
+        decide.add_argument("--run", help="the run decided for (watch shows it): refused if another run waits")
 
     ack = sub.add_parser("ack", help="acknowledge a failover: lifts the pair's cooldown")
     ack.add_argument("pair")
@@ -149,8 +151,9 @@ def _failover(api: ApiClient, args: argparse.Namespace, out: Console) -> int:
 
 
 def _decide(api: ApiClient, args: argparse.Namespace, out: Console) -> int:
-    answer = api.decide(args.instance, args.command, by=args.by, comment=args.comment)
-    out.print(f"{answer['decision']} sent to {answer['instance_id']} by {answer['by']}")
+    answer = api.decide(args.instance, args.command, by=args.by, comment=args.comment, run=args.run)
+    out.print(f"{answer['decision']} sent to {answer['instance_id']} (run {answer['run']}) by {answer['by']}",
+              highlight=False)
     return 0
 
 
@@ -196,9 +199,12 @@ def _progress(status: dict[str, Any]) -> Table:
     table.add_row("stage", str(status.get("stage") or "-"))
     total = progress.get("total") or 0
     table.add_row("progress", f"{progress.get('done', 0)}/{total}" if total else "-")
-    if progress.get("approval_timeout_minutes"):
+    if progress.get("approval_timeout_minutes") and status.get("stage") == "awaiting_approval":
         table.add_row("approval", f"waiting (times out in {progress['approval_timeout_minutes']} min): "
-                                  f"hubfailover approve|reject {status.get('instance_id')} --by NAME")
+                                  f"hubfailover approve|reject {status.get('instance_id')} --by NAME "
+                                  f"--run {progress.get('run')}")
+        if progress.get("ignored_events"):
+            table.add_row("ignored", f"{progress['ignored_events']} unverified approval event(s), audited")
     if progress.get("outcome"):
         table.add_row("outcome", str(progress["outcome"]))
     return table

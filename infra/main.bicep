@@ -84,6 +84,9 @@ param principalId string = ''
 ])
 param principalType string = 'User'
 
+@description('Optional. Client id of an Entra ID app registration for the operator API (HUBFAILOVER_OPERATOR_AUTH_CLIENT_ID). Set: App Service authentication with Entra ID fronts every route but /api/alerts, and the app trusts the signed-in identity (APP_SERVICE_AUTH_ENABLED=true). Empty: function keys only, every operator recorded as an unverified function key holder.')
+param operatorAuthClientId string = ''
+
 @description('Optional. Not Responding Runs (total over 15 minutes) above which the workspace metric alert fires.')
 @minValue(0)
 param notRespondingRunsThreshold int = 3
@@ -109,15 +112,16 @@ var allTags = union(tags, { 'azd-env-name': environmentName })
 var functionAppName = 'func-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
 
-// Table and container names of the DR storage account: the constants of failover/ (pointer.py,
-// catalog.py, audit.py, journal.py, pair_state.py, alert_deliveries.py); tests/test_infra.py
-// keeps them equal.
+// Table and container names of the DR storage account: the constants of failover/stores/ (pointer.py,
+// catalog.py, audit.py, journal.py, pair_state.py, alert_deliveries.py, decisions.py);
+// tests/test_infra.py keeps them equal.
 var drTables = [
   'drpointers'
   'draudit'
   'drjournal'
   'drpairstate'
   'dralerts'
+  'drdecisions'
 ]
 var drContainers = [
   'drcatalog'
@@ -198,7 +202,8 @@ module hostStorage 'modules/storage-account.bicep' = {
   }
 }
 
-// DR storage: pointer table, catalog container, audit, recovery journal, pair state, alert deliveries.
+// DR storage: pointer table, catalog container, audit, recovery journal, pair state, alert deliveries,
+// approval decisions.
 module drStorage 'modules/storage-account.bicep' = {
   name: 'dr-storage'
   scope: rg
@@ -224,6 +229,9 @@ var appSettings = {
   HEALTH_PROBE_SCHEDULE: healthProbeSchedule
   CATALOG_SYNC_SCHEDULE: catalogSyncSchedule
   DURABLE_TASK_HUB_NAME: durableTaskHubName
+  // True exactly when function-app.bicep turns on App Service authentication (same parameter):
+  // only then may the app trust the x-ms-client-principal* headers.
+  APP_SERVICE_AUTH_ENABLED: empty(operatorAuthClientId) ? 'false' : 'true'
 }
 
 module app 'modules/function-app.bicep' = {
@@ -239,6 +247,7 @@ module app 'modules/function-app.bicep' = {
     deploymentContainerName: deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     appSettings: appSettings
+    authClientId: operatorAuthClientId
     // Zone-redundant Flex needs zone-redundant host storage: one switch for both.
     zoneRedundant: hostStorageSku == 'Standard_ZRS'
     tags: allTags
@@ -266,7 +275,7 @@ module hostStorageRoles 'modules/storage-roles.bicep' = {
   }
 }
 
-// DR storage: the app reads and writes tables (pointer CAS, audit, journal, pair state, alert
+// DR storage: the app reads and writes tables (pointer CAS, audit, journal, pair state, decisions, alert
 // deliveries) and blobs (catalog). No queues there.
 module drStorageRoles 'modules/storage-roles.bicep' = {
   name: 'dr-storage-roles'

@@ -8,19 +8,17 @@ path, an activity failing after its retries included, ends through orchestration
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Generator
-from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
-from pydantic import ValidationError
 
 from failover.domain.model import RECOVERY_WAVES
-from failover.domain.requests import APPROVAL_EVENT, ApprovalDecision, FailoverRequest
+from failover.domain.requests import FailoverRequest
 from failover.domain.run import FailoverRun
 from orchestrations.accounting import Ending, accounted
+from orchestrations.approval_gate import approval_gate
 
 bp = df.Blueprint()
 
@@ -63,7 +61,7 @@ def _failover(context: df.DurableOrchestrationContext, run: FailoverRun) -> Gene
 
     # 3. approval gate
     if plan["approval_required"] and not request.dry_run:
-        verdict = yield from _approval(context, run, plan)
+        verdict = yield from approval_gate(context, run, plan, ACTIVITY_RETRY)
         if verdict is not None:
             return "aborted", verdict
 
@@ -96,34 +94,6 @@ def _scope(run: FailoverRun) -> dict[str, Any]:
     plan = run.plan
     return {"pair": plan["pair"], "source": plan["source"], "target": plan["target"], "run": run.run_id,
             "snapshot": plan["catalog"]["snapshot"], "chunk_size": plan["chunk_size"]}
-
-
-def _approval(context: df.DurableOrchestrationContext, run: FailoverRun,
-              plan: dict[str, Any]) -> Generator[Any, Any, str | None]:
-    """Wait for an operator's decision raced against a durable timer. None means go on."""
-    minutes = int(plan["approval_timeout_minutes"])
-    context.set_custom_status({**run.enter("awaiting_approval"), "approval_timeout_minutes": minutes})
-    timer = context.create_timer(context.current_utc_datetime + timedelta(minutes=minutes))
-    answer = context.wait_for_external_event(APPROVAL_EVENT)
-    winner = yield context.task_any([answer, timer])
-    if winner != answer:
-        run.approval = {"required": True, "decision": "timeout", "by": None, "comment": ""}
-        if plan["on_approval_timeout"] == "proceed":
-            run.error("approval", f"no decision in {minutes} min: proceeding by policy")
-            return None
-        return f"no approval within {minutes} min"
-    timer.cancel()
-    try:
-        # Azure may deliver an HTTP-raised payload as JSON text rather than an object.
-        payload = json.loads(answer.result) if isinstance(answer.result, str) else answer.result
-        decision = ApprovalDecision.model_validate(payload)
-    except (ValidationError, ValueError) as exc:
-        run.approval = {"required": True, "decision": "invalid", "by": None, "comment": ""}
-        return f"approval payload invalid: {str(exc).splitlines()[0]}"
-    run.approval = {"required": True, **decision.model_dump()}
-    if decision.decision == "reject":
-        return f"rejected by {decision.by}" + (f": {decision.comment}" if decision.comment else "")
-    return None
 
 
 def _recreate_artifacts(context: df.DurableOrchestrationContext, run: FailoverRun, plan: dict[str, Any],

@@ -12,15 +12,16 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from failover.domain.health import decide_failover
 from failover.domain.ports import HubClient, HubError
-from failover.domain.requests import FailoverRequest, Trigger
+from failover.domain.requests import APPROVAL_EVENT, FailoverRequest, Trigger
 from failover.domain.run import FailoverRun
 from failover.hubs.simulated_fault import FaultConfig
+from failover.services import services
 from failover.stores.pair_state import HubStreak
 from rehearsal.console import DrillConsole
 from rehearsal.scenario import DrillOptions, Scenario, prepare
@@ -184,10 +185,20 @@ def drive(host: ReplayHost, instance_id: str, approval: str, console: DrillConso
             answered = True
             console.step(f"approval requested: the rehearsed operator answers {approval!r}")
             if approval in ("approve", "reject"):
-                host.raise_event(instance_id, "approval", {"decision": approval, "by": "drill-operator",
-                                                           "comment": "rehearsal"})
+                answer(host, status.custom_status or {}, approval)
             continue  # "timeout": nobody answers, the durable timer fires
         raise RuntimeError(f"orchestration {instance_id} is idle but not finished: {status.custom_status}")
+
+
+def answer(host: ReplayHost, waiting: dict[str, Any], decision: str) -> None:
+    """What the approve/reject route does: record the decision for the waiting run, then ring the gate."""
+    operator = "drill-operator"
+    record = services().decisions.record(
+        pair=waiting["pair"], instance_id=waiting["instance_id"], run=waiting["run"],
+        decision="approve" if decision == "approve" else "reject", by=operator, comment="rehearsal",
+        identity={"name": operator, "verified": False, "claimed_in": "drill", "credential": "drill"},
+        at=datetime.now(UTC))
+    host.raise_event(waiting["instance_id"], APPROVAL_EVENT, {"decision_id": record.decision_id})
 
 
 def crash_and_restart(conn: str, task_hub: str, instance_id: str, payload: dict[str, Any], crash_at: int,

@@ -5,8 +5,9 @@ Azurite (embedded, or `--storage`), simulated hubs (the drill's world by default
 one HTTP origin that serves:
 - `/api/{route}`: the app's HTTP functions through their real decorated entry points, with
   function-level auth as on Azure (`x-functions-key` header or `?code=`);
-- `/runtime/webhooks/durabletask/...`: the Durable management API (the URLs of a
-  check-status response point here), behind the same key.
+- `/runtime/webhooks/durabletask/...`: the Durable management API, behind its own system key
+  (as on Azure: a function key does not open it). That key is never printed: the operator API
+  needs none of these URLs, and nothing of ours hands them out.
 Timer functions run on their NCRONTAB schedules. SIGINT/SIGTERM stop everything cleanly.
 """
 
@@ -64,10 +65,13 @@ def _sample_schedules() -> dict[str, str]:
 
 
 class LocalServer:
-    def __init__(self, options: ServeOptions, key: str) -> None:
+    def __init__(self, options: ServeOptions, key: str, system_key: str | None = None) -> None:
         if not key:
             raise ValueError("serve needs a function key")
         self.options, self.key = options, key
+        # The Durable extension's system key (durabletask_extension on Azure): opens the webhooks,
+        # which can raise any event or terminate any instance. Distinct from the function key.
+        self.system_key = system_key or secrets.token_urlsafe(32)
         self._azurite: Azurite | None = None
         self.host: ReplayHost | None = None
         self.api: ManagementApi | None = None
@@ -105,7 +109,7 @@ class LocalServer:
         self.host = ReplayHost(app, store=AzureStorageStore(conn, task_hub), clock=RealClock(),
                                delivery=Delivery(coalesce_ms=25))
         self.host.start_background()
-        self.api = ManagementApi(self.host, task_hub)
+        self.api = ManagementApi(self.host, task_hub, system_key=self.system_key)
         self.api.start()  # the SDK client's RPC base, on its own loopback port
         self.invoker = Invoker()
         self.functions = http_functions(app)
@@ -169,9 +173,11 @@ class LocalServer:
 
     # ------------------------------------------------------------------ requests
 
-    def authorized(self, headers: dict[str, str], query: dict[str, str]) -> bool:
+    def authorized(self, headers: dict[str, str], query: dict[str, str], path: str) -> bool:
+        """The function key opens /api/; only the system key opens the Durable webhooks."""
+        key = self.system_key if path.startswith(WEBHOOK_PREFIX) else self.key
         given = headers.get(KEY_HEADER) or query.get("code") or ""
-        return hmac.compare_digest(given.encode("utf-8", "replace"), self.key.encode())
+        return hmac.compare_digest(given.encode("utf-8", "replace"), key.encode())
 
     def call_function(self, method: str, url: str, path: str, query: dict[str, str], headers: dict[str, str],
                       body: bytes) -> func.HttpResponse:
@@ -225,8 +231,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if not (path.startswith("/api/") or path.startswith(WEBHOOK_PREFIX)):
                 self._reply(404, {"error": "not found", "field": None})
-            elif not serve.authorized(headers, query):
-                self._reply(401, {"error": f"missing or wrong function key ({KEY_HEADER} header or ?code=)",
+            elif not serve.authorized(headers, query, path):
+                self._reply(401, {"error": f"missing or wrong key ({KEY_HEADER} header or ?code=)",
                                   "field": KEY_HEADER})
             elif path.startswith("/api/"):
                 response = serve.call_function(self.command, incoming.url, path[len("/api"):], query,
@@ -288,8 +294,8 @@ def serve_command(args: Any) -> int:
         console.print(f"[red]serve could not start:[/] {exc}")
         return 1
     try:
-        console.print(f"[bold]hubfailover serve[/] on {base}  (routes under /api/, Durable webhooks under "
-                      f"{WEBHOOK_PREFIX})")
+        console.print(f"[bold]hubfailover serve[/] on {base}  (routes under /api/; Durable webhooks under "
+                      f"{WEBHOOK_PREFIX}, behind a system key that is not printed)")
         for fn in server.functions:
             console.print(f"  {','.join(sorted(fn.methods)):<5} /api/{fn.route}")
         for timer in server.timers:

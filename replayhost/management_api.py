@@ -85,10 +85,14 @@ class Incoming:
 
 
 class ManagementApi:
-    def __init__(self, host: ReplayHost, task_hub: str = "hubfailover", connection: str = "Storage") -> None:
+    def __init__(self, host: ReplayHost, task_hub: str = "hubfailover", connection: str = "Storage",
+                 system_key: str | None = None) -> None:
+        """``system_key``: put in the management URLs as `code=`, as the extension does on Azure (its
+        durabletask_extension key). Checking it on the public webhooks is the front door's job."""
         self.host = host
         self.task_hub = task_hub
         self.connection = connection
+        self.system_key = system_key
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -139,7 +143,7 @@ class ManagementApi:
             },
             "managementUrls": self.management_urls(INSTANCE_ID_PLACEHOLDER, encode=False),
             "baseUrl": webhook,
-            "requiredQueryStringParameters": "",  # on Azure "code=<system key>"; no keys on loopback
+            "requiredQueryStringParameters": self._code(),  # on Azure "code=<system key>"
             "rpcBaseUrl": self.base_url + RPC_PREFIX,
             "httpBaseUrl": "",
             "maxGrpcMessageSizeInBytes": 0,
@@ -151,6 +155,8 @@ class ManagementApi:
         ident = quote(instance_id, safe="") if encode else instance_id
         prefix = f"{origin or self.base_url}{WEBHOOK_PREFIX}instances/{ident}"
         suffix = f"taskHub={quote(self.task_hub, safe='')}&connection={quote(self.connection, safe='')}"
+        if self.system_key:
+            suffix += f"&{self._code()}"
         return {
             "id": instance_id,
             "statusQueryGetUri": f"{prefix}?{suffix}",
@@ -162,6 +168,9 @@ class ManagementApi:
             "suspendPostUri": f"{prefix}/suspend?reason={{text}}&{suffix}",
             "resumePostUri": f"{prefix}/resume?reason={{text}}&{suffix}",
         }
+
+    def _code(self) -> str:
+        return f"code={quote(self.system_key, safe='')}" if self.system_key else ""
 
     # ------------------------------------------------------------------ routing (HttpApiHandler.HandleRequestAsync)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from failover.domain.identity import Actor
 from failover.services import services
 from rehearsal.scenario import DrillOptions, Scenario, prepare
 from rehearsal.serve import LocalServer, ServeOptions
@@ -20,6 +22,19 @@ from replayhost.azurite import AzuriteEndpoints
 from tests.durable_world import world_options
 
 KEY = "test-key-" + uuid.uuid4().hex
+
+
+def principal(*claims: tuple[str, str], role_typ: str = "roles") -> str:
+    """Easy Auth's x-ms-client-principal: base64 JSON in the shape Microsoft documents
+    (configure-authentication-user-identities: auth_typ, name_typ, role_typ, claims of typ/val)."""
+    body = {"auth_typ": "aad", "name_typ": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+            "role_typ": role_typ, "claims": [{"typ": t, "val": v} for t, v in claims]}
+    return base64.b64encode(json.dumps(body).encode()).decode()
+
+
+def unverified(name: str) -> str:
+    """How the audit and the report name a function key holder who says it is ``name``."""
+    return Actor(name, False, "by").label
 
 
 @dataclass

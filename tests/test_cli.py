@@ -71,12 +71,16 @@ def test_hot_cold_approve_and_reject_from_the_cli(azurite: AzuriteEndpoints, cli
         code, out, _ = cli(s, "reject", s.instance_id, "--by", "erin", "--comment", "not now")
         assert code == 0 and "reject sent" in out
         code, out, _ = cli(s, "watch", s.instance_id, "--interval", "0.05")
-        assert code == 1 and "outcome: aborted" in out and "rejected by erin" in out
+        assert code == 1 and "outcome: aborted" in out and "rejected by function key holder (unverified: erin)" in out
 
         assert cli(s, "failover", s.pair, "--reason", "outage", "--by", "dave")[0] == 0
-        s.wait_approval()
-        code, out, _ = cli(s, "approve", s.instance_id, "--by", "carol")
-        assert code == 0 and "approve sent" in out
+        run = s.wait_approval()["progress"]["run"]
+        code, out, _ = cli(s, "watch", s.instance_id, "--interval", "0.05", "--timeout", "0.2")
+        assert code == 1 and f"--run {run}" in out  # watch tells the operator which run waits
+        code, _, err = cli(s, "approve", s.instance_id, "--by", "carol", "--run", "failover-x@2020-01-01")
+        assert code == 1 and "409" in err and "field: run" in err
+        code, out, _ = cli(s, "approve", s.instance_id, "--by", "carol", "--run", run)
+        assert code == 0 and "approve sent" in out and f"(run {run})" in out
         code, out, _ = cli(s, "watch", s.instance_id, "--interval", "0.05")
         assert code == 0 and "outcome: succeeded" in out
         code, _, err = cli(s, "approve", s.instance_id, "--by", "carol")
@@ -115,3 +119,39 @@ def test_errors_are_clear_and_the_key_is_never_printed(azurite: AzuriteEndpoints
     gone = type("S", (), {"url": dead})()
     code, _, err = cli(gone, "status")
     assert code == 1 and "cannot reach" in err and "HUBFAILOVER_URL" in err
+
+
+def test_a_bearer_token_goes_in_a_header_and_is_never_printed(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Behind App Service authentication the CLI sends HUBFAILOVER_TOKEN as a bearer token."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[dict[str, str]] = []
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            payload = b'{"error": "signed in, but not allowed", "field": null}'
+            self.send_response(403)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        token = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.test-token-" + "x" * 20
+        monkeypatch.setenv("HUBFAILOVER_TOKEN", token)
+        here = type("S", (), {"url": f"http://127.0.0.1:{server.server_address[1]}"})()
+        code, out, err = cli(here, "status")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 1 and "403" in err and "not allowed" in err
+    assert seen[0]["authorization"] == f"Bearer {token}" and seen[0]["x-functions-key"] == KEY
+    assert token not in out + err and KEY not in out + err

@@ -25,6 +25,7 @@ from replayhost.clock import RealClock
 from replayhost.functions import registered_functions
 from replayhost.history import EventType
 from tests.durable_world import World, durable_world, entry_point
+from tests.serve_world import principal
 
 OPERATOR_ROUTES = {
     "list_pairs": ("pairs", ["GET"]),
@@ -232,8 +233,9 @@ def test_10000_malformed_requests_are_4xx_and_start_nothing(hot_cold: tuple[Worl
         time.sleep(0.02)
     history_before = len(world.host.get_status(instance, show_history=True).history or [])
     fuzz_began = time.perf_counter()
+    decision_bad = {**by_bad, "run": bad_text(200, True)}
     for verdict in ("approve_failover", "reject_failover"):
-        fuzz(BUDGET[verdict], st.one_of(bodies(by_valid, by_bad, ("by",)), st.just(b"{}")),
+        fuzz(BUDGET[verdict], st.one_of(bodies(by_valid, decision_bad, ("by",)), st.just(b"{}")),
              lambda raw, verdict=verdict: assert_4xx(call(verdict, body=raw, route={"instance": instance}), raw))
     waiting = world.host.get_status(instance, show_history=True)
     assert waiting.runtime_status.value == "Running"
@@ -263,18 +265,45 @@ def test_10000_malformed_requests_are_4xx_and_start_nothing(hot_cold: tuple[Worl
     world.host.terminate(instance, "fuzz done")
 
 
-def test_easy_auth_principal_is_the_audited_identity(hot_cold: tuple[World, Caller]) -> None:
+def test_a_principal_header_is_a_claim_unless_app_service_authentication_is_on(
+        hot_cold: tuple[World, Caller], monkeypatch: pytest.MonkeyPatch) -> None:
+    from failover.domain.identity import FUNCTION_KEY_HOLDER
+
     world, call = hot_cold
     pair = world.scenario.pair
-    response = call("acknowledge_pair", body=encode({}), route={"pair": pair},
-                    headers={"x-ms-client-principal-name": "ops@contoso.com"})
-    assert response.status_code == 200
-    assert json.loads(response.get_body())["acknowledged_by"] == "ops@contoso.com"
-    assert services().audit.list(pair, "acknowledge")[-1].actor == "ops@contoso.com"
+    claimed = {"x-ms-client-principal-name": "ops@contoso.com"}
+    for setting in (None, "false", "yes", "TRUE "):  # only "true" (any case) trusts the headers
+        if setting is None:
+            monkeypatch.delenv("APP_SERVICE_AUTH_ENABLED", raising=False)
+        else:
+            monkeypatch.setenv("APP_SERVICE_AUTH_ENABLED", setting)
+        response = call("acknowledge_pair", body=encode({"by": "someone"}), route={"pair": pair}, headers=claimed)
+        assert response.status_code == 200
+        actor = f"{FUNCTION_KEY_HOLDER} (unverified: ops@contoso.com)"
+        assert (json.loads(response.get_body())["acknowledged_by"] == actor) == (setting != "TRUE "), setting
+    records = services().audit.list(pair, "acknowledge")
+    assert records[0].actor == actor and records[0].detail["identity"] == {
+        "name": "ops@contoso.com", "verified": False, "claimed_in": "x-ms-client-principal-name",
+        "credential": "function key", "principal_id": None}
+    # authentication on: the headers are Easy Auth's, the body's name is ignored
+    monkeypatch.setenv("APP_SERVICE_AUTH_ENABLED", "true")
+    signed_in = {**claimed, "x-ms-client-principal-id": "5b5450db-eb26-4c1a-981c-ba1d25f0483d",
+                 "x-ms-client-principal": principal(("roles", "Failover.Approve"))}
+    response = call("acknowledge_pair", body=encode({"by": "someone-else"}), route={"pair": pair}, headers=signed_in)
+    assert response.status_code == 200 and json.loads(response.get_body())["acknowledged_by"] == "ops@contoso.com"
+    last = services().audit.list(pair, "acknowledge")[-1]
+    assert last.actor == "ops@contoso.com" and last.detail["identity"]["verified"] is True
+    assert last.detail["identity"]["principal_id"] == "5b5450db-eb26-4c1a-981c-ba1d25f0483d"
+    # ... and a request that reached the app without a signed-in principal is refused
+    response = call("acknowledge_pair", body=encode({"by": "x"}), route={"pair": pair})
+    assert response.status_code == 401 and json.loads(response.get_body())["field"] == "x-ms-client-principal-name"
+    bad = call("acknowledge_pair", body=encode({"by": "x"}), route={"pair": pair},
+               headers={**signed_in, "x-ms-client-principal": "not base64!"})
+    assert bad.status_code == 400 and json.loads(bad.get_body())["field"] == "x-ms-client-principal"
     bad = call("acknowledge_pair", body=encode({"by": "x"}), route={"pair": pair},
                headers={"x-ms-client-principal-name": "bad\x00name"})
     assert bad.status_code == 400 and json.loads(bad.get_body())["field"] == "x-ms-client-principal-name"
     response = call("start_pair_failover", body=encode({"reason": "r", "requested_by": "x", "target": "elsewhere"}),
-                    route={"pair": pair})
+                    route={"pair": pair}, headers=signed_in)
     assert response.status_code == 422 and json.loads(response.get_body())["field"] == "target"
     assert world.instances() == []

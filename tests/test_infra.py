@@ -22,6 +22,7 @@ from failover.domain import settings as app_settings
 from failover.stores.alert_deliveries import ALERT_TABLE
 from failover.stores.audit import AUDIT_TABLE
 from failover.stores.catalog import CATALOG_CONTAINER
+from failover.stores.decisions import DECISION_TABLE
 from failover.stores.journal import JOURNAL_TABLE
 from failover.stores.pair_state import PAIR_STATE_TABLE
 from failover.stores.pointer import POINTER_TABLE
@@ -205,7 +206,7 @@ def test_dr_storage_holds_exactly_what_the_code_uses_with_soft_delete_and_versio
     assert dr["softDeleteRetentionDays"] >= 7
     variables = main()["variables"]
     assert set(variables["drTables"]["value"]) == {
-        POINTER_TABLE, AUDIT_TABLE, JOURNAL_TABLE, PAIR_STATE_TABLE, ALERT_TABLE}
+        POINTER_TABLE, AUDIT_TABLE, JOURNAL_TABLE, PAIR_STATE_TABLE, ALERT_TABLE, DECISION_TABLE}
     assert variables["drContainers"]["value"] == [CATALOG_CONTAINER]
     assert {POINTER_TABLE, AUDIT_TABLE, JOURNAL_TABLE, PAIR_STATE_TABLE, CATALOG_CONTAINER} == {
         "drpointers", "draudit", "drjournal", "drpairstate", "drcatalog"}
@@ -274,6 +275,41 @@ def test_app_settings_are_exactly_the_settings_the_code_reads() -> None:
     # the host.json task hub and the timers read these settings by name
     host = json.loads((ROOT / "host.json").read_text())
     assert host["extensions"]["durableTask"]["hubName"] == f"%{app_settings.DURABLE_TASK_HUB_NAME}%"
+
+
+def test_app_service_authentication_fronts_the_operator_routes_and_the_app_is_told_so() -> None:
+    """One parameter turns on Easy Auth (Entra ID) and the setting that lets the app trust its headers."""
+    fa = module("function-app")
+    wiring = fa["modules"]["authentication"]
+    assert wiring["detail"]["path"] == "app-authentication.bicep"
+    assert mentions(wiring["config"]["condition"], "authClientId")  # only with an app registration
+    params = body(wiring)["params"]
+    assert params["clientId"] == "authClientId" and mentions(params["appName"], "functionApp")
+    auth = module("app-authentication")["resources"]["authSettings"]
+    assert auth["type"] == "Microsoft.Web/sites/config" and body(auth)["name"] == "authsettingsV2"
+    site = module("app-authentication")["resources"][body(auth)["parent"]]
+    assert site["type"] == "Microsoft.Web/sites" and site["existing"] is True
+    props = body(auth)["properties"]
+    assert props["platform"]["enabled"] is True
+    validation = props["globalValidation"]
+    assert validation["requireAuthentication"] is True and validation["unauthenticatedClientAction"] == "Return401"
+    # Azure Monitor's action group can't sign in: /api/alerts keeps its function key, nothing else is excluded
+    assert validation["excludedPaths"] == ["/api/alerts"]
+    assert re.search(r'@bp\.route\(route="alerts", methods=\["POST"\]\)', (ROOT / "triggers/alerts.py").read_text())
+    entra = props["identityProviders"]["azureActiveDirectory"]
+    assert entra["enabled"] is True and entra["registration"]["clientId"] == "clientId"
+    assert "tenant().tenantId" in entra["registration"]["openIdIssuer"]
+    assert props["httpSettings"]["requireHttps"] is True and props["login"]["tokenStore"]["enabled"] is False
+    assert fa["parameters"]["authClientId"]["default"] == ""
+    # main: the same parameter feeds the module and the setting, so they can't disagree
+    assert body(main()["modules"]["app"])["params"]["authClientId"] == "operatorAuthClientId"
+    setting = main()["variables"]["appSettings"]["value"][app_settings.APP_SERVICE_AUTH_ENABLED]["operator"]
+    assert setting["type"] == "conditional"
+    assert mentions(setting["operands"]["condition"], "operatorAuthClientId")
+    assert (setting["operands"]["true_value"], setting["operands"]["false_value"]) == ("false", "true")
+    assert main()["parameters"]["operatorAuthClientId"]["default"] == ""
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert parameters["operatorAuthClientId"]["value"] == "${HUBFAILOVER_OPERATOR_AUTH_CLIENT_ID}"
 
 
 # -- alerts ----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 from failover.services import services
 from rehearsal.ncrontab import Schedule, ScheduleError
 from replayhost.azurite import AzuriteEndpoints
-from tests.serve_world import KEY, Served, served
+from tests.serve_world import KEY, Served, served, unverified
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,10 +34,12 @@ def test_function_key_is_enforced_like_azure(azurite: AzuriteEndpoints) -> None:
         assert body["field"] == "x-functions-key" and KEY not in json.dumps(body)
         assert s.call("GET", f"/api/pairs?code={KEY}", key=None)[0] == 200
         assert s.call("GET", "/api/pairs")[0] == 200
-        # the Durable webhooks sit behind the same key
+        # the Durable webhooks sit behind the system key, as on Azure: a function key does not open them
         webhook = f"/runtime/webhooks/durabletask/instances/{s.instance_id}"
         assert s.call("GET", webhook, key=None)[0] == 401
-        assert s.call("GET", webhook)[0] == 404  # nothing ran yet
+        assert s.call("GET", webhook)[0] == 401
+        assert s.call("GET", f"/api/pairs?code={s.server.system_key}", key=None)[0] == 401
+        assert s.call("GET", webhook, key=s.server.system_key)[0] == 404  # nothing ran yet
         # no function, or not this method: 404 as on Azure; the auth check comes first
         assert s.call("GET", "/api/nothing")[0] == 404
         assert s.call("DELETE", f"/api/pairs/{s.pair}")[0] == 404
@@ -61,18 +63,16 @@ def test_status_failover_report_and_cooldown(azurite: AzuriteEndpoints) -> None:
         code, started, headers = s.call("POST", f"/api/pairs/{s.pair}/failover",
                                         {"reason": "region outage drill", "requested_by": "alice"})
         assert code == 202, started
-        assert started["instance_id"] == s.instance_id and started["status_url"] == f"/api/failovers/{s.instance_id}"
-        links = started["management"]
-        assert headers["Location"] == links["statusQueryGetUri"]
-        assert links["statusQueryGetUri"].startswith(s.url + "/runtime/webhooks/durabletask/instances/")
+        assert started == {"instance_id": s.instance_id, "why": started["why"],
+                           "status_url": f"/api/failovers/{s.instance_id}"}  # no management links
+        assert headers["Location"] == f"/api/failovers/{s.instance_id}"
         done = s.wait_done()
         assert done["runtime_status"] == "Completed" and done["stage"] == "done"
         report = done["report"]
-        assert report["outcome"] == "succeeded" and report["requested_by"] == "alice"
+        assert report["outcome"] == "succeeded" and report["requested_by"] == unverified("alice")
         assert report["trigger"] == "manual" and report["pointer"]["after"] == s.options.secondary
-        # the check-status URLs work on serve's origin (with the key)
-        code, durable, _ = s.call("GET", links["statusQueryGetUri"])
-        assert code == 200 and durable["runtimeStatus"] == "Completed" and durable["output"] == report
+        # the Location is our own status route, and it answers
+        assert s.call("GET", headers["Location"])[1] == done
 
         view = s.call("GET", f"/api/pairs/{s.pair}")[1]
         assert view["pointer"]["active"] == s.options.secondary and view["pointer"]["generation"] == 1
@@ -89,9 +89,9 @@ def test_status_failover_report_and_cooldown(azurite: AzuriteEndpoints) -> None:
         back = s.wait_done()
         # forced past the cooldown, it ran (hot-warm back to the primary needs the reverse compute map,
         # which the drill world does not configure: readiness may abort it, which is not this test's subject)
-        assert back["runtime_status"] == "Completed" and back["report"]["requested_by"] == "bob"
-        assert ("alice", "started") in audit_actors(s.pair, "failover")
-        assert ("bob", "refused") in audit_actors(s.pair, "failover")
+        assert back["runtime_status"] == "Completed" and back["report"]["requested_by"] == unverified("bob")
+        assert (unverified("alice"), "started") in audit_actors(s.pair, "failover")
+        assert (unverified("bob"), "refused") in audit_actors(s.pair, "failover")
 
 
 def test_hot_cold_reject_then_approve_through_the_api(azurite: AzuriteEndpoints) -> None:
@@ -107,9 +107,10 @@ def test_hot_cold_reject_then_approve_through_the_api(azurite: AzuriteEndpoints)
         s.wait_approval()
         assert s.call("POST", reject, {"by": "erin", "comment": "primary is fine"})[0] == 202
         done = s.wait_done()
-        assert done["report"]["outcome"] == "aborted" and "rejected by erin" in done["report"]["outcome_reason"]
+        assert done["report"]["outcome"] == "aborted"
+        assert f"rejected by {unverified('erin')}: primary is fine" == done["report"]["outcome_reason"]
         assert services().pointers.read(s.pair).active == s.options.primary
-        assert ("erin", "sent") in audit_actors(s.pair, "reject")
+        assert (unverified("erin"), "recorded") in audit_actors(s.pair, "reject")
         late = s.call("POST", reject, {"by": "erin"})
         assert late[0] == 409 and "Completed" in late[1]["error"]
 
@@ -128,16 +129,17 @@ def test_hot_cold_reject_then_approve_through_the_api(azurite: AzuriteEndpoints)
         assert s.call("POST", approve, raw=b"{not json")[0] == 400
         assert s.wait_approval()["runtime_status"] == "Running"  # bad answers changed nothing
 
-        # Easy Auth's principal wins over the body's name
+        # without App Service authentication, a principal header is a claim like the body's name
         code, sent, _ = s.call("POST", approve, {"by": "someone-else", "comment": "go"},
                                headers={"x-ms-client-principal-name": "carol@contoso.com"})
-        assert code == 202 and sent["by"] == "carol@contoso.com"
+        assert code == 202 and sent["by"] == unverified("carol@contoso.com") and sent["identity_verified"] is False
         done = s.wait_done()
         assert done["report"]["outcome"] == "succeeded"
-        assert done["report"]["approval"]["by"] == "carol@contoso.com"
+        assert done["report"]["approval"]["by"] == unverified("carol@contoso.com")
         assert done["report"]["approval"]["decision"] == "approve"
+        assert done["report"]["approval"]["decision_id"] == sent["decision_id"]
         assert services().pointers.read(s.pair).active == s.options.secondary
-        assert ("carol@contoso.com", "sent") in audit_actors(s.pair, "approve")
+        assert (unverified("carol@contoso.com"), "recorded") in audit_actors(s.pair, "approve")
 
 
 def test_acknowledge_lifts_the_cooldown(azurite: AzuriteEndpoints) -> None:
@@ -151,10 +153,10 @@ def test_acknowledge_lifts_the_cooldown(azurite: AzuriteEndpoints) -> None:
         assert s.call("POST", f"/api/pairs/{s.pair}/failover", {"reason": "r", "requested_by": "frank"})[0] == 409
         assert s.call("POST", ack, {"by": "frank", "extra": 1})[0] == 422
         code, body, _ = s.call("POST", ack, {"by": "frank", "comment": "seen it"})
-        assert code == 200 and body["cooldown_lifted"] is True and body["acknowledged_by"] == "frank"
+        assert code == 200 and body["cooldown_lifted"] is True and body["acknowledged_by"] == unverified("frank")
         cooldown = s.call("GET", f"/api/pairs/{s.pair}")[1]["cooldown"]
-        assert cooldown["in_force"] is False and cooldown["acknowledged_by"] == "frank"
-        assert ("frank", "lifted") in audit_actors(s.pair, "acknowledge")
+        assert cooldown["in_force"] is False and cooldown["acknowledged_by"] == unverified("frank")
+        assert (unverified("frank"), "lifted") in audit_actors(s.pair, "acknowledge")
         assert s.call("POST", f"/api/pairs/{s.pair}/failover", {"reason": "r", "requested_by": "frank"})[0] == 202
         s.wait_done()
 
@@ -181,7 +183,7 @@ def test_failback_waits_for_a_healthy_original_primary(azurite: AzuriteEndpoints
         assert done["report"]["trigger"] == "failback" and done["report"]["outcome"] == "succeeded", done["report"]
         assert done["report"]["jobs"]["resubmitted"] == done["report"]["jobs"]["interrupted"] > 0
         assert services().pointers.read(s.pair).active == s.options.primary
-        assert ("gina", "started") in audit_actors(s.pair, "failback")
+        assert (unverified("gina"), "started") in audit_actors(s.pair, "failback")
 
 
 def test_timers_run_on_their_schedules(azurite: AzuriteEndpoints, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,10 @@
 
 Thin: parse and validate (failover.domain.operator_bodies), call the core or triggers.starting,
 answer JSON. Bad input is a 4xx {"error", "field"}; an unknown pair or instance is a 404.
-Every operator action is audited with who did it (Easy Auth's principal, else the body's name).
+Every operator action is audited with who did it (failover.domain.identity: Easy Auth's principal
+where App Service authentication is on, else "function key holder" and the name it claims).
+Answers link to our own routes only: never the Durable management URLs, which carry the
+extension's system key (raise any event, terminate, purge, for every instance).
 """
 
 from __future__ import annotations
@@ -18,20 +21,22 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
+from failover.domain import settings as app_settings
 from failover.domain.config import HubPair
+from failover.domain.identity import Actor, approver_refusal, identify
 from failover.domain.operator_bodies import (
     AcknowledgeBody,
     BadRequest,
     DecisionBody,
     FailbackBody,
     FailoverBody,
-    identity,
     parse_body,
 )
-from failover.domain.requests import APPROVAL_EVENT, ApprovalDecision, FailoverRequest, Trigger
+from failover.domain.requests import APPROVAL_EVENT, FailoverRequest, Trigger
 from failover.pair_view import pair_view
 from failover.services import services
-from triggers.starting import StartResult, start_failback, start_failover
+from failover.stores.decisions import AlreadyDecided
+from triggers.starting import StartResult, is_running, start_failback, start_failover
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -78,17 +83,26 @@ def _instance_pair(req: func.HttpRequest) -> tuple[str, HubPair]:
     raise BadRequest(404, f"no failover instance {instance_id[:100]!r}", "instance")
 
 
-def _audit(pair: str, kind: str, actor: str, outcome: str, detail: dict[str, Any]) -> None:
-    services().audit.record(pair, None, kind, actor=actor, outcome=outcome, detail=detail)
+def _actor(req: func.HttpRequest, claimed: str | None, field: str) -> Actor:
+    return identify(req.headers, claimed, field, authenticated=app_settings.Settings.from_env().app_service_auth)
 
 
-def _started(req: func.HttpRequest, client: df.DurableOrchestrationClient, result: StartResult) -> func.HttpResponse:
+def _audit(pair: str, kind: str, actor: Actor, outcome: str, detail: dict[str, Any]) -> None:
+    services().audit.record(pair, None, kind, actor=actor.label, outcome=outcome,
+                            detail={**detail, "identity": actor.audit()})
+
+
+def _status_url(instance_id: str) -> str:
+    """Our own status route (relative: nothing of the request's URL, such as ?code=, is echoed)."""
+    return f"/api/failovers/{instance_id}"
+
+
+def _started(result: StartResult) -> func.HttpResponse:
     if not result.started:
         return _json(409, {"error": result.why, "field": None, "instance_id": result.instance_id})
-    links = client.get_client_response_links(req, result.instance_id)
-    return _json(202, {"instance_id": result.instance_id, "why": result.why,
-                       "status_url": f"/api/failovers/{result.instance_id}", "management": links},
-                 {"Location": links["statusQueryGetUri"], "Retry-After": "10"})
+    url = _status_url(result.instance_id)
+    return _json(202, {"instance_id": result.instance_id, "why": result.why, "status_url": url},
+                 {"Location": url, "Retry-After": "10"})
 
 
 # -- pairs ---------------------------------------------------------------------------------
@@ -118,13 +132,13 @@ async def get_pair(req: func.HttpRequest, client: df.DurableOrchestrationClient)
 async def start_pair_failover(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     pair = _pair(req)
     body = parse_body(req.get_body(), FailoverBody)
-    actor = identity(req.headers, body.requested_by, "requested_by")
+    actor = _actor(req, body.requested_by, "requested_by")
     if body.target is not None and body.target not in (pair.primary.name, pair.secondary.name):
         raise BadRequest(422, f"target: {body.target[:100]!r} is not a hub of pair {pair.name!r}", "target")
-    request = FailoverRequest(pair=pair.name, trigger=Trigger.MANUAL, reason=body.reason, requested_by=actor,
+    request = FailoverRequest(pair=pair.name, trigger=Trigger.MANUAL, reason=body.reason, requested_by=actor.label,
                               target=body.target, dry_run=body.dry_run, drill=body.drill,
                               require_approval=body.require_approval, detected_at=datetime.now(UTC))
-    return _started(req, client, await start_failover(client, request, force=body.force, kind="failover"))
+    return _started(await start_failover(client, request, force=body.force, kind="failover"))
 
 
 @bp.route(route="pairs/{pair}/failback", methods=["POST"])
@@ -133,8 +147,8 @@ async def start_pair_failover(req: func.HttpRequest, client: df.DurableOrchestra
 async def start_pair_failback(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     pair = _pair(req)
     body = parse_body(req.get_body(), FailbackBody)
-    actor = identity(req.headers, body.requested_by, "requested_by")
-    return _started(req, client, await start_failback(client, pair.name, requested_by=actor, reason=body.reason))
+    actor = _actor(req, body.requested_by, "requested_by")
+    return _started(await start_failback(client, pair.name, requested_by=actor.label, reason=body.reason))
 
 
 @bp.route(route="pairs/{pair}/acknowledge", methods=["POST"])
@@ -143,10 +157,10 @@ async def start_pair_failback(req: func.HttpRequest, client: df.DurableOrchestra
 async def acknowledge_pair(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     pair = _pair(req)
     body = parse_body(req.get_body(), AcknowledgeBody)
-    actor = identity(req.headers, body.by, "by")
+    actor = _actor(req, body.by, "by")
     svc, now = services(), datetime.now(UTC)
     before = svc.pair_state.read(pair.name)
-    after = svc.pair_state.acknowledge(pair.name, actor, now)
+    after = svc.pair_state.acknowledge(pair.name, actor.label, now)
     lifted = before.in_cooldown()
     _audit(pair.name, "acknowledge", actor, "lifted" if lifted else "no_cooldown",
            {"cooldown_since": before.cooldown_since.isoformat() if before.cooldown_since else None,
@@ -178,30 +192,60 @@ async def get_failover(req: func.HttpRequest, client: df.DurableOrchestrationCli
     return _json(200, _status_body(status))
 
 
+def _waiting_run(status: Any, wanted: str | None) -> str:
+    """The run waiting at the approval gate; a 409 when none is, or another one than ``wanted``."""
+    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+    stage, run = custom.get("stage"), custom.get("run")
+    if status.runtime_status not in _RUNNING:
+        raise BadRequest(409, f"instance is {status.runtime_status.value}, not running")
+    if stage != "awaiting_approval" or not isinstance(run, str):
+        raise BadRequest(409, f"instance is at stage {stage!r}, not awaiting approval")
+    if wanted is not None and wanted != run:
+        raise BadRequest(409, f"the gate is waiting for run {run}, not {wanted}", "run")
+    return run
+
+
 async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient,
                   verdict: Literal["approve", "reject"]) -> func.HttpResponse:
+    """Record the decision for the run waiting at the gate (conditional insert), then ring the gate."""
     instance_id, pair = _instance_pair(req)
     body = parse_body(req.get_body(), DecisionBody)
-    actor = identity(req.headers, body.by, "by")
+    actor = _actor(req, body.by, "by")
+    detail: dict[str, Any] = {"instance_id": instance_id, "comment": body.comment, "run": body.run}
+    barred = approver_refusal(actor, pair.policy.approvers, pair.name)
+    if barred is not None:
+        _audit(pair.name, verdict, actor, "refused", {**detail, "why": barred})
+        raise BadRequest(403, barred, "by")
     status = await client.get_status(instance_id)
     if not status or status.runtime_status is None:
         raise BadRequest(404, f"no failover instance {instance_id!r} has run", "instance")
-    stage = (status.custom_status or {}).get("stage") if isinstance(status.custom_status, dict) else None
-    refusal = (f"instance is {status.runtime_status.value}, not running" if status.runtime_status not in _RUNNING
-               else None if stage == "awaiting_approval" else f"instance is at stage {stage!r}, not awaiting approval")
-    detail = {"instance_id": instance_id, "comment": body.comment, "stage": stage}
-    if refusal is None:
-        decision = ApprovalDecision(decision=verdict, by=actor, comment=body.comment)
+    decisions = services().decisions
+    try:
+        run = detail["run"] = _waiting_run(status, body.run)
         try:
-            await client.raise_event(instance_id, APPROVAL_EVENT, decision.model_dump())
-        except Exception as exc:  # finished between our read and the event (410): too late
-            refusal = f"the instance stopped waiting: {str(exc)[:200]}"
-    if refusal is not None:
-        _audit(pair.name, verdict, actor, "refused", {**detail, "why": refusal})
-        return _json(409, {"error": refusal, "field": None, "instance_id": instance_id})
-    _audit(pair.name, verdict, actor, "sent", detail)
-    return _json(202, {"instance_id": instance_id, "decision": verdict, "by": actor,
-                       "status_url": f"/api/failovers/{instance_id}"})
+            record = decisions.record(pair=pair.name, instance_id=instance_id, run=run, decision=verdict,
+                                      by=actor.label, identity=actor.audit(), comment=body.comment,
+                                      at=datetime.now(UTC))
+        except AlreadyDecided as exc:
+            first = exc.existing
+            raise BadRequest(409, f"run {run} is already decided" + (
+                f": {first.decision} by {first.by} at {first.at.isoformat()}" if first else "")) from None
+        try:
+            await client.raise_event(instance_id, APPROVAL_EVENT, {"decision_id": record.decision_id})
+        except Exception:  # finished since we looked (410), or the runtime did not answer
+            decisions.withdraw(record)  # undelivered: it decided nothing, a retry may decide
+            log.warning("approval event for %s could not be raised", instance_id, exc_info=True)
+            if await is_running(client, instance_id):
+                raise  # still waiting: a transient failure, answered 503 (retry)
+            raise BadRequest(409, "the instance stopped waiting before the decision reached it; "
+                                  "nothing was decided") from None
+    except BadRequest as refused:
+        _audit(pair.name, verdict, actor, "refused", {**detail, "why": refused.error})
+        return _json(refused.status, {**refused.body(), "instance_id": instance_id})
+    _audit(pair.name, verdict, actor, "recorded", {**detail, "decision_id": record.decision_id})
+    return _json(202, {"instance_id": instance_id, "run": run, "decision": verdict, "by": actor.label,
+                       "identity_verified": actor.verified, "decision_id": record.decision_id,
+                       "status_url": _status_url(instance_id)})
 
 
 @bp.route(route="failovers/{instance}/approve", methods=["POST"])

@@ -27,6 +27,9 @@ from failover.domain.config import FailoverConfig, HubPair
 COMMON_ALERT_SCHEMA = "azureMonitorCommonAlertSchema"
 # firedDateTime may be this far in the future (clock skew between Azure Monitor and us) and still count.
 CLOCK_SKEW = timedelta(minutes=5)
+MAX_ALERT_BODY_BYTES = 256 * 1024
+"""Azure Monitor caps a common-schema alert at 256 KB (a bigger log search alert is sent without its
+search results), and ours are a few KB: anything larger is not an alert and is not parsed (413)."""
 
 
 class AlertPayloadError(ValueError):
@@ -95,6 +98,8 @@ class CommonAlert(BaseModel):
 
 
 def parse_alert(body: bytes) -> CommonAlert:
+    if len(body) > MAX_ALERT_BODY_BYTES:
+        raise AlertPayloadError(413, f"body is larger than {MAX_ALERT_BODY_BYTES} bytes", "body")
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:

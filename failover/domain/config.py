@@ -96,6 +96,24 @@ class LogQuery(_Strict):
     timespan_minutes: int = Field(15, ge=1, le=1440, description="Query time window, in minutes.")
 
 
+class Approvers(_Strict):
+    """Who may approve or reject: Entra ID app roles and/or group object ids (needs App Service authentication)."""
+
+    roles: list[Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=r"^\S+$")]] = Field(
+        default_factory=list, description="App role values (the `roles` claim) allowed to decide.")
+    groups: list[Annotated[str, StringConstraints(pattern=GUID_PATTERN, to_lower=True)]] = Field(
+        default_factory=list, description="Group object ids (the `groups` claim) allowed to decide.")
+
+    @model_validator(mode="after")
+    def _someone(self) -> Approvers:
+        problems = _duplicates(self.roles) + _duplicates(self.groups)
+        if not self.roles and not self.groups:
+            problems.append(("", "name at least one role or group (omit `approvers` to let any operator decide)"))
+        if problems:
+            raise _rule(problems)
+        return self
+
+
 class FailoverPolicy(_Strict):
     """How a pair fails over: detection hysteresis, approval, what to recover, fan-out limits."""
 
@@ -112,6 +130,9 @@ class FailoverPolicy(_Strict):
     approval_timeout_minutes: int = Field(30, ge=1, description="How long to wait for an approval.")
     on_approval_timeout: Literal["abort", "proceed"] = Field(
         "abort", description="What to do when nobody approves in time.")
+    approvers: Approvers | None = Field(
+        None, description="Restrict approve/reject to these Entra ID app roles or groups (verified callers "
+                          "only: needs App Service authentication). Default: any operator of the API.")
     interrupted_statuses: list[str] = Field(
         default_factory=lambda: sorted(DEFAULT_INTERRUPTED_JOB_STATUSES),
         description="Azure ML job statuses that count as interrupted (cataloged and resubmitted). Default: the "

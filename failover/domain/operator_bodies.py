@@ -14,7 +14,6 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 MAX_BODY_BYTES = 64 * 1024
-PRINCIPAL_HEADER = "x-ms-client-principal-name"  # set by App Service authentication (Easy Auth)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _IDENTITY_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -49,6 +48,11 @@ def _identity(value: str) -> str:
     return value
 
 
+def clean_name(value: str) -> str:
+    """A name from a header, held to the body's rules for a name. Raises ValueError."""
+    return _identity(_clean(value))[:200]
+
+
 Text = Annotated[str, AfterValidator(_clean)]
 Reason = Annotated[Text, Field(max_length=500)]
 Identity = Annotated[Text, AfterValidator(_identity), Field(max_length=200)]
@@ -75,10 +79,11 @@ class FailbackBody(_Body):
 
 
 class DecisionBody(_Body):
-    """approve / reject."""
+    """approve / reject. ``run`` (optional) pins the run decided for: another run is refused."""
 
     by: Identity | None = None
     comment: Comment = ""
+    run: Annotated[Text, Field(max_length=200)] | None = None
 
 
 class AcknowledgeBody(_Body):
@@ -115,16 +120,3 @@ def _message(error: Mapping[str, Any]) -> str:
     if kind == "missing":
         return "required"
     return msg.removeprefix("Value error, ")
-
-
-def identity(headers: Mapping[str, str], claimed: str | None, field: str) -> str:
-    """Who acts: Easy Auth's signed-in principal when present, else the name the body gives."""
-    principal = headers.get(PRINCIPAL_HEADER)
-    if principal is not None:
-        try:
-            return _identity(_clean(principal))[:200]
-        except ValueError as exc:
-            raise BadRequest(400, f"{PRINCIPAL_HEADER}: {exc}", PRINCIPAL_HEADER) from None
-    if claimed is None:
-        raise BadRequest(422, f"{field}: required (who is acting)", field)
-    return claimed

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,14 +34,5 @@ class FailoverRequest(BaseModel):
                                                                "settled when the run is audited.")
 
 
-class ApprovalDecision(BaseModel):
-    """The payload of the `approval` external event."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    decision: Literal["approve", "reject"]
-    by: str = Field(min_length=1, max_length=200)
-    comment: str = Field("", max_length=1000)
-
-
 APPROVAL_EVENT = "approval"
+"""The approval gate's event: its payload names a recorded decision (failover.domain.approvals)."""

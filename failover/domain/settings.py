@@ -23,6 +23,11 @@ HEALTH_PROBE_SCHEDULE = "HEALTH_PROBE_SCHEDULE"
 CATALOG_SYNC_SCHEDULE = "CATALOG_SYNC_SCHEDULE"
 DURABLE_TASK_HUB_NAME = "DURABLE_TASK_HUB_NAME"
 
+APP_SERVICE_AUTH_ENABLED = "APP_SERVICE_AUTH_ENABLED"
+""""true" only where App Service authentication (Easy Auth, Entra ID) fronts the operator routes:
+then, and only then, the x-ms-client-principal* headers name a verified caller (Easy Auth strips
+client-sent copies). Anything else: the caller is a function key holder whose name is a claim."""
+
 ALL_SETTINGS: tuple[str, ...] = (
     FAILOVER_CONFIG,
     DR_STORAGE_CONNECTION,
@@ -30,6 +35,7 @@ ALL_SETTINGS: tuple[str, ...] = (
     HEALTH_PROBE_SCHEDULE,
     CATALOG_SYNC_SCHEDULE,
     DURABLE_TASK_HUB_NAME,
+    APP_SERVICE_AUTH_ENABLED,
 )
 
 LOCAL_ONLY_SETTINGS: tuple[str, ...] = (DR_STORAGE_CONNECTION,)
@@ -44,6 +50,7 @@ class Settings:
     dr_storage_connection: str | None
     dr_storage_account: str | None
     task_hub: str
+    app_service_auth: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,4 +60,6 @@ class Settings:
             dr_storage_connection=env.get(DR_STORAGE_CONNECTION) or None,
             dr_storage_account=env.get(DR_STORAGE_ACCOUNT) or None,
             task_hub=env.get(DURABLE_TASK_HUB_NAME) or "hubfailover",
+            # Only an explicit "true" trusts identity headers: a typo fails safe (nothing trusted).
+            app_service_auth=(env.get(APP_SERVICE_AUTH_ENABLED) or "").strip().lower() == "true",
         )

@@ -43,6 +43,9 @@ param maximumInstanceCount int = 40
 ])
 param instanceMemoryMB int = 2048
 
+@description('Optional. Client id of the Entra ID app registration App Service authentication accepts tokens for (the operator API). Empty: no App Service authentication; the app then records every operator as an unverified function key holder.')
+param authClientId string = ''
+
 @description('Optional. Tags applied to the plan and the app (the app also gets azd-service-name).')
 param tags object = {}
 
@@ -133,6 +136,17 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         version: '3.11'
       }
     }
+  }
+}
+
+// App Service authentication (Easy Auth, Entra ID) in front of every route but /api/alerts, only
+// with an app registration: see app-authentication.bicep. main.bicep sets APP_SERVICE_AUTH_ENABLED
+// from the same parameter, so the app trusts the principal headers exactly when this exists.
+module authentication 'app-authentication.bicep' = if (!empty(authClientId)) {
+  name: 'app-authentication'
+  params: {
+    appName: functionApp.name
+    clientId: authClientId
   }
 }
 
