@@ -8,8 +8,9 @@ from typing import Any
 import azure.durable_functions as df
 
 from failover.domain.ports import HubClient, HubError
+from failover.domain.resource_maps import ResourceMaps
 from failover.recovery import check_readiness as readiness_of
-from failover.recovery import compute_map_from, interrupted_jobs, plan_failover
+from failover.recovery import compute_map_from, interrupted_jobs, plan_failover, recoverable
 from failover.services import services
 
 bp = df.Blueprint()
@@ -41,6 +42,7 @@ def check_readiness(payload: dict[str, Any]) -> dict[str, Any]:
     snapshot = svc.snapshot(payload["source"], payload["snapshot"])
     recovering = bool(payload.get("recover", True))
     jobs = interrupted_jobs(snapshot.job_records(), pair) if recovering else []
-    artifacts = [a for kind in pair.policy.artifact_kinds for a in snapshot.artifact_list(kind)]
+    artifacts = [a for kind in pair.policy.artifact_kinds
+                 for a in recoverable(pair, payload["source"], kind, snapshot.artifact_list(kind))]
     return readiness_of(pair, svc.hub(payload["target"]), jobs, artifacts,
-                        compute_map_from(pair, payload["source"]))
+                        compute_map_from(pair, payload["source"]), ResourceMaps.of_pair(pair, payload["source"]))

@@ -1,4 +1,5 @@
-"""Stages 5 and 6, one chunk per call: recreate artifacts, resubmit interrupted jobs.
+"""Stages 5 and 6, one chunk per call: recreate artifacts, activate what needs a state switched on
+(deployment scale, endpoint routes, schedules), resubmit interrupted jobs.
 
 Inputs are ids (pair, hubs, snapshot name, chunk index); the items are read from the
 catalog snapshot here, so history holds counts, not specs.
@@ -11,11 +12,21 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from failover.domain.model import ArtifactKind
-from failover.recovery import chunk, compute_map_from, interrupted_jobs, sorted_artifacts
+from failover.domain.config import HubPair
+from failover.domain.model import Artifact, ArtifactKind
+from failover.domain.resource_maps import ResourceMaps
+from failover.recovery import (
+    activate,
+    activation_form,
+    chunk,
+    compute_map_from,
+    interrupted_jobs,
+    recoverable,
+    target_form,
+)
 from failover.recovery import recreate_artifacts as recreate
 from failover.recovery import resubmit_jobs as resubmit
-from failover.services import services
+from failover.services import Services, services
 
 bp = df.Blueprint()
 
@@ -25,12 +36,39 @@ def recreate_artifacts(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     pair = svc.config.pair(payload["pair"])
     kind = ArtifactKind(payload["kind"])
-    ordered = svc.chunk_items(payload["source"], payload["snapshot"], kind.value,
-                              lambda snapshot: sorted_artifacts(snapshot.artifact_list(kind)))
-    items = chunk(ordered, int(payload["chunk"]), int(payload["chunk_size"]))
+    items = _chunk_of(svc, pair, kind, payload)
     remember = partial(svc.journal.remember, payload["run"], f"{kind.value}-{payload['chunk']}")
+    prepare = target_form(pair, payload["source"], payload["target"], flipped=bool(payload.get("flipped")))
     return {"kind": kind.value, **recreate(svc.hub(payload["target"]), items, dry_run=bool(payload["dry_run"]),
-                                           concurrency=pair.policy.max_concurrency, remember=remember)}
+                                           concurrency=pair.policy.max_concurrency, remember=remember,
+                                           prepare=prepare)}
+
+
+def _chunk_of(svc: Services, pair: HubPair, kind: ArtifactKind, payload: dict[str, Any]) -> list[Artifact]:
+    """Chunk i of the kind's recoverable artifacts, in the order every activity cuts chunks from."""
+    ordered = svc.chunk_items(payload["source"], payload["snapshot"], f"{pair.name}:{kind.value}",
+                              lambda snapshot: recoverable(pair, payload["source"], kind, snapshot.artifact_list(kind)))
+    return list(chunk(ordered, int(payload["chunk"]), int(payload["chunk_size"])))
+
+
+@bp.activity_trigger(input_name="payload")
+def activate_state(payload: dict[str, Any]) -> dict[str, Any]:
+    svc = services()
+    pair = svc.config.pair(payload["pair"])
+    kind = ArtifactKind(payload["kind"])
+    flipped = bool(payload["flipped"])
+    # The source is asked only to disable schedules, and only when it answered at plan time.
+    ask_source = kind is ArtifactKind.SCHEDULE and flipped and bool(payload.get("primary_reachable"))
+    scope = f"activate-{kind.value}-{payload['chunk']}-r{payload['round']}"  # each round looks afresh
+    items = _chunk_of(svc, pair, kind, payload)
+    # A later round asks again only about the items still provisioning in the round before.
+    selected = list(range(len(items))) if payload.get("items") is None else [int(i) for i in payload["items"]]
+    result = activate(
+        svc.hub(payload["target"]), svc.hub(payload["source"]) if ask_source else None,
+        [items[i] for i in selected], desired=activation_form(pair, payload["source"], payload["target"]),
+        flipped=flipped, dry_run=bool(payload["dry_run"]), concurrency=pair.policy.max_concurrency,
+        remember=partial(svc.journal.remember, payload["run"], scope))
+    return {"kind": kind.value, **result, "pending_items": [selected[i] for i in result["pending_items"]]}
 
 
 @bp.activity_trigger(input_name="payload")
@@ -44,4 +82,5 @@ def resubmit_jobs(payload: dict[str, Any]) -> dict[str, Any]:
     return resubmit(svc.hub(payload["target"]), primary, jobs, generation=int(payload["generation"]),
                     compute_map=compute_map_from(pair, payload["source"]), dry_run=bool(payload["dry_run"]),
                     concurrency=pair.policy.max_concurrency,
-                    remember=partial(svc.journal.remember, payload["run"], f"jobs-{payload['chunk']}"))
+                    remember=partial(svc.journal.remember, payload["run"], f"jobs-{payload['chunk']}"),
+                    maps=ResourceMaps.of_pair(pair, payload["source"]))

@@ -10,26 +10,35 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
 from failover.domain.config import FailoverConfig, HubPair
 from failover.domain.model import (
+    ACTIVATION_WAVES,
     HELD_JOB_STATUSES,
+    MUTABLE_KINDS,
     TAG_GENERATION,
     TAG_SOURCE_JOB,
     TERMINAL_JOB_STATUSES,
     Artifact,
     ArtifactKind,
     JobRecord,
+    canonical_json,
     resubmission_name,
 )
-from failover.domain.ports import ErrorCategory, HubClient, HubError
+from failover.domain.ports import ErrorCategory, HubClient, HubError, WriteOutcome
+from failover.domain.resource_maps import ResourceMaps
+from failover.domain.run import ACTIVATION_OUTCOMES
+from failover.domain.serving import creation_form, size_for, state_form, with_schedule_enabled, with_state_of
 from failover.hubs.hub_retry import call_hub
 from failover.hubs.hub_specs import is_anonymous_component
+from failover.stores.catalog import REDACTED
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def chunk(items: Sequence[T], index: int, size: int) -> Sequence[T]:
@@ -43,9 +52,39 @@ def sorted_artifacts(artifacts: Iterable[Artifact]) -> list[Artifact]:
 
 def compute_map_from(pair: HubPair, source: str) -> dict[str, str]:
     """The compute map in the direction of travel: as configured from the primary, inverted on failback."""
-    if source == pair.primary.name:
-        return dict(pair.compute_map)
-    return {secondary: primary for primary, secondary in pair.compute_map.items()}
+    return dict(ResourceMaps.of_pair(pair, source).compute)
+
+
+def recoverable(pair: HubPair, source: str, kind: ArtifactKind, artifacts: Iterable[Artifact]) -> list[Artifact]:
+    """The cataloged artifacts of ``kind`` to recreate: a connection the connection map replaces is not
+    recreated on the target (its counterpart is used instead, and readiness checks that it exists)."""
+    replaced = ResourceMaps.of_pair(pair, source).connection if kind is ArtifactKind.CONNECTION else {}
+    return sorted_artifacts(a for a in artifacts if a.name not in replaced)
+
+
+def target_form(pair: HubPair, source: str, target: str, *, flipped: bool) -> Callable[[Artifact], Artifact]:
+    """What recovery writes for a cataloged artifact: maps applied in the direction of travel; endpoints,
+    deployments and schedules in their creation form (warm and disabled while the pointer stays put)."""
+    maps = ResourceMaps.of_pair(pair, source)
+
+    def form(artifact: Artifact) -> Artifact:
+        mapped = Artifact(artifact.kind, artifact.name, artifact.version, maps.apply(artifact.spec))
+        if artifact.kind not in MUTABLE_KINDS:
+            return mapped
+        return creation_form(mapped, size_for(pair, target, artifact), warm=not flipped)
+
+    return form
+
+
+def activation_form(pair: HubPair, source: str, target: str) -> Callable[[Artifact], Artifact]:
+    """The state the activation stage asks of the target: cataloged routes and enabled flag, full scale."""
+    maps = ResourceMaps.of_pair(pair, source)
+
+    def form(artifact: Artifact) -> Artifact:
+        mapped = Artifact(artifact.kind, artifact.name, artifact.version, maps.apply(artifact.spec))
+        return state_form(mapped, size_for(pair, target, artifact))
+
+    return form
 
 
 def interrupted_jobs(jobs: Iterable[JobRecord], pair: HubPair) -> list[JobRecord]:
@@ -74,6 +113,9 @@ def plan_failover(config: FailoverConfig, pair_name: str, *, pointer: Any, snaps
         "primary_reachable": primary_reachable,
         "catalog": {"snapshot": None, "taken_at": None, "age_seconds": None},
         "inventory": {"jobs": 0, "artifacts": {k.value: 0 for k in pair.policy.artifact_kinds}},
+        "activation_kinds": activation_kinds(pair),
+        "activation_timeout_minutes": pair.policy.activation_timeout_minutes,
+        "activation_poll_seconds": pair.policy.activation_poll_seconds,
     }
     if target not in hub_names:
         return {**base, "error": f"target {target!r} is not a hub of pair {pair.name!r} ({sorted(hub_names)})"}
@@ -85,9 +127,19 @@ def plan_failover(config: FailoverConfig, pair_name: str, *, pointer: Any, snaps
                        "age_seconds": round((now - snapshot.taken_at).total_seconds(), 3)}
     base["inventory"] = {
         "jobs": len(interrupted_jobs(snapshot.job_records(), pair)),
-        "artifacts": {k.value: len(snapshot.artifact_list(k)) for k in pair.policy.artifact_kinds},
+        "artifacts": {k.value: len(recoverable(pair, pointer.active, k, snapshot.artifact_list(k)))
+                      for k in pair.policy.artifact_kinds},
     }
     return base
+
+
+def activation_kinds(pair: HubPair) -> list[str]:
+    """Kinds whose state the activation stage switches, in ACTIVATION_WAVES order. Hot-hot pairs serve from
+    both hubs (their endpoints are left alone), but a schedule runs in one hub only, whatever the mode."""
+    wanted = set(pair.policy.artifact_kinds)
+    if pair.mode == "hot-hot":
+        wanted &= {ArtifactKind.SCHEDULE}
+    return [k.value for wave in ACTIVATION_WAVES for k in wave if k in wanted]
 
 
 # ---------------------------------------------------------------------------- readiness
@@ -125,8 +177,10 @@ def job_dependencies(spec: dict[str, Any]) -> set[tuple[ArtifactKind, str, str]]
 
 
 def check_readiness(pair: HubPair, target: HubClient, jobs: Sequence[JobRecord],
-                    artifacts: Iterable[Artifact], compute_map: dict[str, str]) -> dict[str, Any]:
-    """Stage 2: the target answers, mapped computes exist, every job's dependencies resolve."""
+                    artifacts: Iterable[Artifact], compute_map: dict[str, str],
+                    maps: ResourceMaps | None = None) -> dict[str, Any]:
+    """Stage 2: the target answers, mapped computes, connections and datastores exist, every job's
+    dependencies resolve."""
     reasons: list[str] = []
     try:
         call_hub(target.ping)
@@ -150,8 +204,26 @@ def check_readiness(pair: HubPair, target: HubClient, jobs: Sequence[JobRecord],
             unresolved.append(f"{kind.value}:{name}:{version}")
     if unresolved:
         reasons.append(f"job dependencies neither cataloged nor on {target.hub_id}: {', '.join(unresolved[:10])}")
+    mapped = _missing_map_targets(target, maps) if maps else {}
+    for what, names in mapped.items():
+        if names:
+            reasons.append(f"mapped {what} missing on {target.hub_id}: {', '.join(names[:10])}")
     return {"ready": not reasons, "reasons": reasons,
-            "checked": {"computes": len(needed), "jobs": len(jobs), "missing_dependencies": len(unresolved)}}
+            "checked": {"computes": len(needed), "jobs": len(jobs), "missing_dependencies": len(unresolved),
+                        "connections": len(maps.connection) if maps else 0,
+                        "datastores": len(maps.datastore) if maps else 0}}
+
+
+def _missing_map_targets(target: HubClient, maps: ResourceMaps) -> dict[str, list[str]]:
+    """The connections and datastores the maps point at that the target does not have."""
+    missing: dict[str, list[str]] = {}
+    if maps.connection:
+        present = {c.name for c in call_hub(target.list_connections)}
+        missing["connection"] = sorted(set(maps.connection.values()) - present)
+    if maps.datastore:
+        present = set(call_hub(target.list_datastores))
+        missing["datastore"] = sorted(set(maps.datastore.values()) - present)
+    return missing
 
 
 # ---------------------------------------------------------------------------- recovery
@@ -163,7 +235,7 @@ def _no_journal(classify: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return classify()
 
 
-def _parallel(items: Sequence[T], work: Callable[[T], str], concurrency: int) -> list[str]:
+def _parallel(items: Sequence[T], work: Callable[[T], R], concurrency: int) -> list[R]:
     if concurrency <= 1 or len(items) <= 1:
         return [work(item) for item in items]
     with ThreadPoolExecutor(min(concurrency, len(items))) as pool:
@@ -175,8 +247,12 @@ def _error(item: str, exc: HubError) -> dict[str, str]:
 
 
 def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_run: bool, concurrency: int,
-                       remember: Remember = _no_journal) -> dict[str, Any]:
-    """Stage 5, one chunk: classify each artifact on the target (name/version/hash), then write the absent ones."""
+                       remember: Remember = _no_journal,
+                       prepare: Callable[[Artifact], Artifact] | None = None) -> dict[str, Any]:
+    """Stage 5, one chunk: classify each artifact on the target (name/version/definition), then write the
+    absent ones. ``prepare`` turns a cataloged artifact into what the target gets (``target_form``)."""
+    if prepare is not None:
+        artifacts = [prepare(a) for a in artifacts]
     connections: dict[str, Artifact] | None = None
 
     def state(artifact: Artifact) -> str:
@@ -192,7 +268,8 @@ def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_
                 existing = call_hub(partial(target.get_asset, artifact.kind, artifact.name, artifact.version))
         except HubError as exc:
             return "absent" if exc.category is ErrorCategory.NOT_FOUND else "unknown"
-        return "present" if existing.content_hash == artifact.content_hash else "conflict"
+        # Endpoints, deployments and schedules: same definition, whatever their traffic, scale or enabled flag.
+        return "present" if existing.definition_hash == artifact.definition_hash else "conflict"
 
     def classify() -> dict[str, Any]:
         if any(a.kind is ArtifactKind.CONNECTION for a in artifacts):
@@ -214,6 +291,11 @@ def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_
 
     def write(artifact: Artifact) -> str:
         put = target.put_connection if artifact.kind is ArtifactKind.CONNECTION else target.put_asset
+        if REDACTED in canonical_json(artifact.spec):
+            # Created with the marker in place of a secret, it would run wrong; the operator recreates it.
+            errors.append({"item": artifact.key, "error": "permanent: carries values withheld from the catalog "
+                                                          "(secret-like fields): recreate it with them from Key Vault"})
+            return "failed"
         try:
             call_hub(partial(put, artifact))
         except HubError as exc:
@@ -229,8 +311,9 @@ def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_
 
 def resubmit_jobs(target: HubClient, primary: HubClient | None, jobs: Sequence[JobRecord], *,
                   generation: int, compute_map: dict[str, str], dry_run: bool, concurrency: int,
-                  remember: Remember = _no_journal) -> dict[str, Any]:
-    """Stage 6, one chunk: deterministic names, looked up before created; compute map applied."""
+                  remember: Remember = _no_journal, maps: ResourceMaps | None = None) -> dict[str, Any]:
+    """Stage 6, one chunk: deterministic names, looked up before created; compute map applied, and the
+    connection and datastore maps (``maps``) to the spec."""
 
     def state(job: JobRecord) -> str:
         if primary is not None and _finished_on_primary(primary, job):
@@ -257,6 +340,8 @@ def resubmit_jobs(target: HubClient, primary: HubClient | None, jobs: Sequence[J
 
     def submit(job: JobRecord) -> str:
         compute = compute_map.get(job.compute, job.compute) if job.compute else None
+        if maps:
+            job = replace(job, spec=maps.apply(job.spec))
         try:
             call_hub(partial(target.submit_job, job, new_name=resubmission_name(job.name, generation),
                              compute=compute, tags={TAG_SOURCE_JOB: job.name, TAG_GENERATION: str(generation)}))
@@ -280,3 +365,127 @@ def _finished_on_primary(primary: HubClient, job: JobRecord) -> bool:
     except HubError:
         return False  # down or gone: trust the catalog
     return live.status in TERMINAL_JOB_STATUSES | HELD_JOB_STATUSES
+
+
+# ---------------------------------------------------------------------------- activation
+
+# What the activation stage leaves alone while the pointer does not name the target (a drill keeps the
+# standby warm): scale-up and schedules. Routes are set whatever the pointer says: they serve nobody yet.
+_DEFERRED_UNTIL_FLIP = frozenset({ArtifactKind.ONLINE_DEPLOYMENT, ArtifactKind.SCHEDULE})
+
+
+def activate(target: HubClient, source: HubClient | None, items: Sequence[Artifact], *,
+             desired: Callable[[Artifact], Artifact], flipped: bool, dry_run: bool, concurrency: int,
+             remember: Remember = _no_journal) -> dict[str, Any]:
+    """Activation, one chunk of one kind: set the target's state (scale, routes, enabled) to ``desired``.
+
+    A schedule enabled in the catalog is first disabled on ``source`` (None: the source does not answer;
+    the catalog sync disables it there once it does), then enabled on the target: a schedule runs in one
+    hub, never in both. Each item's state on both hubs is classified and journaled before any write.
+    ``pending_items`` (indices into ``items``) are still provisioning: the orchestrator asks again later.
+    """
+    wanted = [desired(a) for a in items]
+
+    def target_state(item: Artifact) -> str:
+        if not flipped and item.kind in _DEFERRED_UNTIL_FLIP:
+            return "deferred"
+        try:
+            current = call_hub(partial(target.get_asset, item.kind, item.name, item.version))
+        except HubError as exc:
+            return "absent" if exc.category is ErrorCategory.NOT_FOUND else "unknown"
+        return "active" if with_state_of(current, item).content_hash == current.content_hash else "due"
+
+    def source_state(item: Artifact, on_target: str) -> str | None:
+        if item.kind is not ArtifactKind.SCHEDULE or on_target == "deferred":
+            return None
+        if not (item.spec.get("properties") or {}).get("isEnabled"):
+            return None  # disabled in the catalog: nothing to move
+        if source is None:
+            return "unreachable"
+        try:
+            live = call_hub(partial(source.get_asset, item.kind, item.name, item.version))
+        except HubError as exc:
+            return "absent" if exc.category is ErrorCategory.NOT_FOUND else "unreachable"
+        return "enabled" if (live.spec.get("properties") or {}).get("isEnabled") else "disabled"
+
+    def state(item: Artifact) -> str:
+        on_target = target_state(item)
+        return f"{on_target}|{source_state(item, on_target) or ''}"
+
+    def classify() -> dict[str, Any]:
+        return {"states": _parallel(wanted, state, concurrency)}
+
+    states: list[str] = (classify() if dry_run else remember(classify))["states"]
+    errors: list[dict[str, str]] = []
+
+    def switch(pair: tuple[Artifact, str]) -> list[str]:
+        """The item's outcomes: on the source (schedules), then on the target. A dry run writes nothing."""
+        item, found = pair
+        on_target, on_source = found.split("|")
+        outcomes: list[str] = []
+        if on_source == "unreachable" or (on_source == "enabled" and dry_run):
+            outcomes.append("source_pending" if on_source == "unreachable" else "source_disabled")
+        elif on_source == "enabled":
+            outcomes.append(_disable_on_source(source, item, errors))
+        if on_target in ("deferred", "active"):
+            return [*outcomes, "deferred" if on_target == "deferred" else "already_active"]
+        if on_target == "absent":
+            errors.append({"item": item.key, "error": f"not on {target.hub_id}: nothing to activate"})
+            return [*outcomes, "failed"]
+        if dry_run:
+            return [*outcomes, "activated"]  # would be activated
+        try:
+            written = call_hub(partial(target.apply_state, item))
+        except HubError as exc:
+            errors.append(_error(item.key, exc))
+            return [*outcomes, "failed"]
+        return [*outcomes, "pending" if written is WriteOutcome.PENDING else "activated"]
+
+    counts = {"expected": len(items), **dict.fromkeys(ACTIVATION_OUTCOMES, 0)}
+    pending: list[int] = []
+    for index, outcomes in enumerate(_parallel(list(zip(wanted, states, strict=True)), switch, concurrency)):
+        for outcome in outcomes:
+            counts[outcome] += 1
+        if "pending" in outcomes:
+            pending.append(index)
+    return {**counts, "errors": errors, "pending_items": pending}
+
+
+def _disable_on_source(source: HubClient | None, item: Artifact, errors: list[dict[str, str]]) -> str:
+    assert source is not None  # classified "enabled": the source answered
+    try:
+        call_hub(partial(source.apply_state, with_schedule_enabled(item, False)))
+    except HubError as exc:
+        if exc.category is ErrorCategory.NOT_FOUND:
+            return "source_disabled"  # gone since: it runs nowhere there
+        # It still runs there: the catalog sync disables it once the source answers again.
+        errors.append({"item": item.key, "error": f"still enabled on {source.hub_id}: {exc.category.value}: {exc}"})
+        return "source_pending"
+    return "source_disabled"
+
+
+def fence_standby_schedules(standby: HubClient, enabled_on_active: Iterable[Artifact]) -> dict[str, Any]:
+    """Disable, on the standby, every schedule that is enabled on the active hub (by name), so a schedule
+    runs in one hub only: after a failover whose source did not answer, this is where its schedules stop.
+
+    Run by the catalog sync. A standby that does not answer is left for the next sync.
+    """
+    counts = {"checked": 0, "disabled": 0, "already_disabled": 0, "absent": 0, "unreachable": 0}
+    errors: list[dict[str, str]] = []
+    for schedule in sorted(enabled_on_active, key=lambda a: a.name):
+        if schedule.kind is not ArtifactKind.SCHEDULE or not (schedule.spec.get("properties") or {}).get("isEnabled"):
+            continue
+        counts["checked"] += 1
+        try:
+            outcome = call_hub(partial(standby.apply_state, with_schedule_enabled(schedule, False)))
+        except HubError as exc:
+            if exc.category is ErrorCategory.NOT_FOUND:
+                counts["absent"] += 1
+                continue
+            counts["unreachable"] += 1
+            errors.append(_error(schedule.key, exc))
+            if exc.category.retryable:
+                break  # the standby is down: the next sync tries again
+            continue
+        counts["disabled" if outcome is WriteOutcome.UPDATED else "already_disabled"] += 1
+    return {**counts, "errors": errors}

@@ -8,13 +8,15 @@ path, an activity failing after its retries included, ends through orchestration
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Generator
+from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
 
-from failover.domain.model import RECOVERY_WAVES
+from failover.domain.model import ACTIVATION_WAVES, RECOVERY_WAVES
 from failover.domain.requests import FailoverRequest
 from failover.domain.run import FailoverRun
 from orchestrations.accounting import Ending, accounted
@@ -80,12 +82,16 @@ def _failover(context: df.DurableOrchestrationContext, run: FailoverRun) -> Gene
         run.flipped_at = context.current_utc_datetime
         generation = run.generation_after
 
-    # 5. recreate artifacts, 6. resubmit interrupted jobs (hot-hot: the flip is all)
+    # 5. recreate artifacts, then switch on their state (scale, routes, schedules), 6. resubmit interrupted
+    # jobs. Hot-hot: the flip, and schedules moved to the active hub, is all.
+    flipped = run.pointer_after is not None
     if plan["recover"]:
-        yield from _recreate_artifacts(context, run, plan, request.dry_run)
+        yield from _recreate_artifacts(context, run, plan, request.dry_run, flipped)
+    yield from _activate(context, run, plan, request.dry_run, flipped)
+    if plan["recover"]:
         yield from _resubmit_jobs(context, run, plan, generation, request.dry_run)
 
-    failed = run.jobs["failed"] + sum(c["failed"] for c in run.artifacts.values())
+    failed = run.failed_items
     return ("succeeded", "") if failed == 0 else ("failed", f"{failed} item(s) could not be recovered")
 
 
@@ -97,7 +103,7 @@ def _scope(run: FailoverRun) -> dict[str, Any]:
 
 
 def _recreate_artifacts(context: df.DurableOrchestrationContext, run: FailoverRun, plan: dict[str, Any],
-                        dry_run: bool) -> Generator[Any, Any, None]:
+                        dry_run: bool, flipped: bool) -> Generator[Any, Any, None]:
     chunk = int(plan["chunk_size"])
     wanted = set(plan["artifact_kinds"])
     waves = [[k.value for k in wave if k.value in wanted and run.artifacts[k.value]["expected"]]
@@ -108,7 +114,7 @@ def _recreate_artifacts(context: df.DurableOrchestrationContext, run: FailoverRu
         work = [(kind, i, min(chunk, run.artifacts[kind]["expected"] - i * chunk))
                 for kind in wave for i in range(math.ceil(run.artifacts[kind]["expected"] / chunk))]
         tasks = [context.call_activity_with_retry("recreate_artifacts", ACTIVITY_RETRY, {
-            **_scope(run), "kind": kind, "chunk": i, "dry_run": dry_run}) for kind, i, _ in work]
+            **_scope(run), "kind": kind, "chunk": i, "dry_run": dry_run, "flipped": flipped}) for kind, i, _ in work]
         if not tasks:
             continue
         for (kind, i, size), result, error in (yield from _each(context, tasks, work)):
@@ -116,6 +122,48 @@ def _recreate_artifacts(context: df.DurableOrchestrationContext, run: FailoverRu
                 run.take_artifact_chunk(kind, result)
             else:
                 run.fail_artifact_chunk(kind, size, f"chunk {i}: {error}")
+        context.set_custom_status(run.status())
+
+
+def _activate(context: df.DurableOrchestrationContext, run: FailoverRun, plan: dict[str, Any],
+              dry_run: bool, flipped: bool) -> Generator[Any, Any, None]:
+    """Switch on what the recreated endpoints, deployments and schedules need, wave by wave. Items still
+    provisioning are asked about again after a durable timer (backing off), until the plan's deadline."""
+    chunk = int(plan["chunk_size"])
+    kinds = [k for k in plan.get("activation_kinds") or [] if run.activation[k]["expected"]]
+    total = sum(math.ceil(run.activation[k]["expected"] / chunk) for k in kinds)
+    if not total:
+        return
+    context.set_custom_status(run.enter("activate", total))
+    deadline = context.current_utc_datetime + timedelta(minutes=int(plan["activation_timeout_minutes"]))
+    poll = timedelta(seconds=int(plan["activation_poll_seconds"]))
+    for wave in ACTIVATION_WAVES:  # instances first, then the routes to them, then the schedules
+        work: list[tuple[str, int, int, list[int] | None]] = [
+            (k.value, i, min(chunk, run.activation[k.value]["expected"] - i * chunk), None)
+            for k in wave if k.value in kinds for i in range(math.ceil(run.activation[k.value]["expected"] / chunk))]
+        for round_ in itertools.count():
+            if not work:
+                break
+            last = context.current_utc_datetime >= deadline
+            tasks = [context.call_activity_with_retry("activate_state", ACTIVITY_RETRY, {
+                **_scope(run), "kind": kind, "chunk": i, "items": items, "round": round_, "flipped": flipped,
+                "dry_run": dry_run, "primary_reachable": plan["primary_reachable"]}) for kind, i, _, items in work]
+            pending: list[tuple[str, int, int, list[int] | None]] = []
+            for (kind, i, size, items), result, error in (yield from _each(context, tasks, work)):
+                if error is not None:
+                    run.fail_activation_chunk(kind, len(items) if items is not None else size, f"chunk {i}: {error}")
+                    continue
+                waiting = list(result.get("pending_items") or [])
+                run.take_activation_round(kind, result, final=last or not waiting)
+                if waiting and last:
+                    run.error(f"activation.{kind}", f"chunk {i}: {len(waiting)} item(s) still provisioning after "
+                                                    f"{plan['activation_timeout_minutes']} min")
+                elif waiting:
+                    pending.append((kind, i, size, waiting))
+            work = pending
+            if work:  # back off (x2 per round, at most 10 x poll): few rounds, so a bounded history
+                wait = poll * min(2 ** round_, 10)
+                yield context.create_timer(min(deadline, context.current_utc_datetime + wait))
         context.set_custom_status(run.status())
 
 

@@ -100,5 +100,20 @@ class DrillConsole:
         for kind, counts in (report.get("artifacts") or {}).items():
             kinds.add_row(kind, *(str(counts.get(k)) for k in ("expected", "recreated", "already_present", "failed")))
         self.console.print(kinds)
+        self._activation(report.get("activation") or {})
         for error in (report.get("errors") or [])[:10]:
             self.console.print(f"  [yellow]![/] {error.get('where')}: {error.get('error')}")
+
+    def _activation(self, activation: dict[str, Any]) -> None:
+        """Scale, routes and schedules switched on after recreation (source: the hub failed over from)."""
+        if not activation:
+            return
+        columns = ("expected", "activated", "already_active", "deferred", "pending", "failed", "source_disabled",
+                   "source_pending")
+        table = Table(title="Activation (scale, routes, schedules)")
+        table.add_column("kind")
+        for column in columns:
+            table.add_column(column.replace("_", " "), justify="right")
+        for kind, counts in activation.items():
+            table.add_row(kind, *(str(counts.get(c)) for c in columns))
+        self.console.print(table)

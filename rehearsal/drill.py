@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from failover.domain.health import decide_failover
+from failover.domain.model import ArtifactKind
 from failover.domain.ports import HubClient, HubError
 from failover.domain.requests import APPROVAL_EVENT, FailoverRequest, Trigger
 from failover.domain.run import FailoverRun
 from failover.hubs.simulated_fault import FaultConfig
+from failover.recovery import fence_standby_schedules
 from failover.services import services
 from failover.stores.pair_state import HubStreak
 from rehearsal.console import DrillConsole
@@ -125,7 +127,7 @@ def rehearse(options: DrillOptions, console: DrillConsole, conn: str) -> tuple[i
     if not detection.decided:
         console.step("detection declined: no failover was started")
         return _finish_report(scenario, options, _not_started(scenario, request, instance_id, detection),
-                              detection, killed=False)
+                              detection, console, killed=False)
     task_hub = f"drill{scenario.pair}"
     payload = request.model_dump(mode="json")
     killed = bool(options.crash_at) and crash_and_restart(conn, task_hub, instance_id, payload, options.crash_at,
@@ -148,20 +150,34 @@ def rehearse(options: DrillOptions, console: DrillConsole, conn: str) -> tuple[i
         f"{status.runtime_status.value}: {str(status.output)[:300]}",
         "errors": [{"where": "orchestrator", "error": str(status.output)}]}
     report["history"] = {"episodes": status.episodes, "events": status.history_events}
-    return _finish_report(scenario, options, report, detection, killed=killed)
+    return _finish_report(scenario, options, report, detection, console, killed=killed)
 
 
-def _finish_report(scenario: Scenario, options: DrillOptions, report: dict[str, Any], detection: Detection, *,
-                   killed: bool) -> tuple[int, dict[str, Any]]:
+def _finish_report(scenario: Scenario, options: DrillOptions, report: dict[str, Any], detection: Detection,
+                   console: DrillConsole, *, killed: bool) -> tuple[int, dict[str, Any]]:
     report.setdefault("history", {"episodes": 0, "events": 0})
     report["decisions"] = detection.decisions
     scenario.secondary.clear_faults()  # read back what is there, not what a fault hides
+    report["after_outage"] = primary_returns(scenario, console)
     report["verification"] = verify(scenario, report)
     report["catalog_sync"] = scenario.catalog_taken
     report["options"] = dict(vars(options))
     report["crash"] = {"at": options.crash_at, "killed": killed}
     ok = report.get("outcome") == "succeeded" and report["verification"]["ok"]
     return (0 if ok else 1), report
+
+
+def primary_returns(scenario: Scenario, console: DrillConsole) -> dict[str, Any]:
+    """The failed region comes back. The catalog sync then disables, on the standby, the schedules that
+    run on the active hub: the ones a failover could not disable while the primary did not answer."""
+    scenario.primary.clear_faults()
+    active_name = services().pointers.read(scenario.pair).active
+    active, standby = ((scenario.secondary, scenario.primary) if active_name == scenario.secondary.hub_id
+                       else (scenario.primary, scenario.secondary))
+    fenced = fence_standby_schedules(standby, active.list_assets(ArtifactKind.SCHEDULE))
+    console.step(f"primary back; schedules fenced on the standby {standby.hub_id}: {fenced['disabled']} disabled, "
+                 f"{fenced['already_disabled']} already disabled")
+    return {"schedules_fenced": fenced}
 
 
 def drive(host: ReplayHost, instance_id: str, approval: str, console: DrillConsole) -> None:

@@ -6,6 +6,13 @@ the process (no socket is opened). Resources are kept by their ARM path with the
 PUT, wrapped the way ARM answers (id, name, type, systemData), so what round-trips here
 round-trips through the SDK's own (de)serialisers.
 
+Endpoints, deployments and schedules are mutable ARM resources: a PUT replaces the resource (201 when
+new, 200 on update) and the emulator adds what the service adds (provisioning state, scoring URIs,
+identity principals). It refuses what the service refuses: a deployment under a missing endpoint (404),
+traffic or a default deployment naming a deployment that does not exist or is still provisioning,
+traffic that does not add up to 100 (400). ``provisioning_reads`` keeps new ones "Creating" for that many
+GETs. ``add_resource`` stores a published example body verbatim.
+
 Also: a call log (method, path, api-version, body) for assertions, and fault injection
 (status, headers, how many times) so error mapping is tested through the real pipeline,
 including azure-core's own retries.
@@ -17,7 +24,7 @@ import copy
 import json
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +36,8 @@ from azure.core.exceptions import ServiceRequestError
 from azure.core.pipeline.transport import HttpRequest
 from azure.core.pipeline.transport._requests_basic import RequestsTransportResponse
 
+from failover.domain.model import Artifact, ArtifactKind
+from failover.domain.serving import routed_deployments
 from tests.local_transport import LocalTransport
 
 SAMPLES = Path(__file__).parent / "samples" / "azureml_rest"
@@ -54,6 +63,13 @@ _TYPES = {
     "computes": "Microsoft.MachineLearningServices/workspaces/computes",
 }
 _VERSIONED = {"models", "environments", "data", "components", "codes"}
+# Mutable ARM resources (lower-case collection -> ARM type); deployments nest under their endpoint.
+_RESOURCES = {
+    "onlineendpoints": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+    "batchendpoints": "Microsoft.MachineLearningServices/workspaces/batchEndpoints",
+    "schedules": "Microsoft.MachineLearningServices/workspaces/schedules",
+}
+_PENDING_STATES = {"Creating", "Updating", "Scaling"}
 
 
 def example(relative: str) -> dict[str, Any]:
@@ -119,6 +135,7 @@ class Call:
     body: Any
     faulted: bool = False
     headers: dict[str, str] = field(default_factory=dict, repr=False)  # as sent (the bearer token included)
+    status: int | None = None  # what the workspace did (an after-effect fault: the effect, not the answer)
 
 
 @dataclass
@@ -159,6 +176,11 @@ class AzureMLEmulator(LocalTransport):
         # Names of the workspace's compute clusters (AmlCompute), answered by GET /computes.
         self.computes: set[str] = {"cpu-cluster", "gpu-cluster"}
         self.workspace_body: dict[str, Any] | None = None  # GET of the workspace: ours unless loaded
+        # Names of the workspace's datastores, answered by GET /datastores (the published example's shape).
+        self.datastores: set[str] = {"workspaceblobstore"}
+        # GETs for which a newly PUT endpoint, deployment or schedule still answers "Creating".
+        self.provisioning_reads = 0
+        self._reads_left: dict[str, int] = {}
 
     # -- Microsoft's published examples ----------------------------------------------------------
     def load_example(self, relative: str, *paths: str, status: str | None = None) -> list[dict[str, Any]]:
@@ -204,15 +226,15 @@ class AzureMLEmulator(LocalTransport):
         body = json.loads(raw) if isinstance(raw, str | bytes) and raw else raw or None
         with self._lock:
             fault = next((f for f in self.faults if f.times > 0 and f.matches(request.method, path)), None)
-            self.calls.append(Call(request.method, path, query.get("api-version"), query, body,
-                                   faulted=fault is not None and not fault.after_effect,
-                                   headers=dict(request.headers)))
+            call = Call(request.method, path, query.get("api-version"), query, body,
+                        faulted=fault is not None and not fault.after_effect, headers=dict(request.headers))
             if fault is None:
                 status, payload = self._route(request.method, path, query, body)
+                self.calls.append(replace(call, status=status))
                 return self._respond(request, status, payload)
             fault.times -= 1
-            if fault.after_effect:
-                self._route(request.method, path, query, body)
+            effect = self._route(request.method, path, query, body)[0] if fault.after_effect else fault.status
+            self.calls.append(replace(call, status=effect))
             if fault.status is None:
                 raise ServiceRequestError("emulated connection refused")
             return self._respond(request, fault.status, _error("Emulated", f"HTTP {fault.status}"), fault.headers)
@@ -226,8 +248,18 @@ class AzureMLEmulator(LocalTransport):
         return [c for c in self.calls if c.method == method and re.search(path_regex, c.path)]
 
     def put_count(self, path_regex: str = ".*") -> int:
-        """PUTs that reached the workspace (not answered by a fault): the write counter."""
-        return len([c for c in self.calls_matching("PUT", path_regex) if not c.faulted])
+        """PUTs that reached the workspace (not answered by a fault) and that it accepted: the write counter."""
+        return len([c for c in self.calls_matching("PUT", path_regex)
+                    if not c.faulted and (c.status is None or c.status < 300)])
+
+    def add_resource(self, path: str, body: dict[str, Any]) -> None:
+        """Store ``body`` (e.g. a published example response) verbatim at the workspace-relative ``path``."""
+        with self._lock:
+            self.resources[path.lower().rstrip("/")] = copy.deepcopy(body)
+
+    def resource(self, path: str) -> dict[str, Any] | None:
+        """The stored resource at ``path`` (admin read: no provisioning countdown, not logged)."""
+        return self.resources.get(path.lower().rstrip("/"))
 
     def set_job_status(self, name: str, status: str) -> None:
         with self._lock:
@@ -242,6 +274,10 @@ class AzureMLEmulator(LocalTransport):
         segments = [s for s in path.split("/") if s]
         key = path.lower().rstrip("/")
         collection = segments[0]
+        if collection.lower() in _RESOURCES:
+            return self._mutable(method, segments, key, query, body)
+        if method == "GET" and collection == "datastores" and len(segments) == 1:
+            return 200, {"value": [self._datastore(n) for n in sorted(self.datastores)]}
         if method == "POST" and collection == "jobs" and len(segments) == 3 and segments[2] == "cancel":
             job = self.resources.get(f"/jobs/{segments[1]}".lower())
             if job is None:
@@ -321,6 +357,91 @@ class AzureMLEmulator(LocalTransport):
             "properties": {"latestVersion": latest["name"], "nextVersion": str(len(versions) + 1)},
             "systemData": latest["systemData"],
         }
+
+    # -- endpoints, deployments, schedules -------------------------------------------------
+    def _served(self, key: str) -> dict[str, Any]:
+        resource = self.resources[key]
+        left = self._reads_left.get(key, 0)
+        if key in self._reads_left:
+            self._reads_left[key] = left - 1
+            if left <= 0:
+                del self._reads_left[key]
+                resource["properties"]["provisioningState"] = "Succeeded"
+        return resource
+
+    def _mutable(self, method: str, segments: list[str], key: str, query: dict[str, str],
+                 body: Any) -> tuple[int, Any]:
+        parent = "/".join(key.split("/")[:3]) if len(segments) > 2 else None
+        if parent is not None and parent not in self.resources:
+            return 404, _error("NotFound", f"endpoint {segments[1]} not found")
+        if method == "GET" and len(segments) % 2 == 1:  # a collection
+            depth = key.count("/") + 1
+            items = [self._served(k) for k in sorted(self.resources)
+                     if k.startswith(key + "/") and k.count("/") == depth]
+            view = query.get("listViewType", "EnabledOnly" if segments[0].lower() == "schedules" else "All")
+            if view != "All":
+                items = [i for i in items if bool(i["properties"].get("isEnabled")) == (view == "EnabledOnly")]
+            return 200, {"value": items}
+        if method == "GET":
+            return (200, self._served(key)) if key in self.resources else (404, _error("NotFound", f"{key} not found"))
+        if method == "PUT":
+            refused = self._refused(segments, key, body)
+            if refused:
+                return 400, _error("BadRequest", refused)
+            created = key not in self.resources
+            self.resources[key] = self._stored(segments, body, self.resources.get(key))
+            if created and self.provisioning_reads:
+                self._reads_left[key] = self.provisioning_reads
+                self.resources[key]["properties"]["provisioningState"] = "Creating"
+            return (201 if created else 200), self.resources[key]
+        if method == "DELETE":
+            return (202, None) if self.resources.pop(key, None) else (204, None)
+        return 405, _error("MethodNotAllowed", method)
+
+    def _refused(self, segments: list[str], key: str, body: Any) -> str | None:
+        """Why the service would answer 400 to this PUT, or None."""
+        props = (body or {}).get("properties") or {}
+        if len(segments) != 2 or segments[0].lower() == "schedules":
+            return None
+        kind = ArtifactKind.ONLINE_ENDPOINT if segments[0].lower() == "onlineendpoints" else ArtifactKind.BATCH_ENDPOINT
+        routed = routed_deployments(Artifact(kind, segments[1], None, body or {}))
+        if props.get("traffic") and sum(int(s) for s in props["traffic"].values()) not in (0, 100):
+            return "traffic must add up to 100"
+        for deployment in sorted(routed):
+            found = self.resources.get(f"{key}/deployments/{deployment}".lower())
+            if found is None:
+                return f"deployment {deployment} does not exist"
+            if found["properties"].get("provisioningState") in _PENDING_STATES:
+                return f"deployment {deployment} is not ready"
+        return None
+
+    def _stored(self, segments: list[str], body: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any]:
+        collection = segments[0].lower()
+        arm_type = _RESOURCES[collection] + ("/deployments" if len(segments) == 4 else "")
+        resource = {k: copy.deepcopy(v) for k, v in body.items() if k not in ("id", "name", "type", "systemData")}
+        props = resource.setdefault("properties", {})
+        props["provisioningState"] = "Succeeded"
+        if len(segments) == 2 and collection != "schedules":
+            flavour = "inference" if collection == "onlineendpoints" else "batchendpoint"
+            props["scoringUri"] = f"https://{segments[1]}.{self.location}.{flavour}.ml.azure.com/score"
+            props["swaggerUri"] = f"https://{segments[1]}.{self.location}.{flavour}.ml.azure.com/swagger.json"
+        identity = resource.get("identity")
+        if isinstance(identity, dict):
+            identity["principalId"] = identity["tenantId"] = "00000000-1111-2222-3333-444444444444"
+            for assigned in (identity.get("userAssignedIdentities") or {}).values():
+                assigned.update({"principalId": "00000000-1111-2222-3333-444444444444",
+                                 "clientId": "00000000-1111-2222-3333-444444444444"})
+        created = (before or {}).get("systemData", {}).get("createdAt") or _now()
+        return {"id": self.scope + "/" + "/".join(segments), "name": segments[-1], "type": arm_type, **resource,
+                "systemData": {"createdAt": created, "createdBy": "emulator", "createdByType": "User",
+                               "lastModifiedAt": _now(), "lastModifiedBy": "emulator", "lastModifiedByType": "User"}}
+
+    def _datastore(self, name: str) -> dict[str, Any]:
+        """The published Datastore list item, naming this workspace's datastore ``name``."""
+        item: dict[str, Any] = example_response("2024-10-01-preview/Datastore/list.json")["value"][0]
+        item.update({"id": f"{self.scope}/datastores/{name}", "name": name,
+                     "type": "Microsoft.MachineLearningServices/workspaces/datastores"})
+        return item
 
     def _compute(self, name: str) -> dict[str, Any]:
         """An ARM ComputeResource: a loaded example's, else an AmlCompute cluster that scales to zero."""

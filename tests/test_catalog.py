@@ -12,6 +12,7 @@ from azure.storage.blob import ContainerClient
 from failover.domain.config import FailoverConfig, HubRef
 from failover.domain.model import DEFAULT_INTERRUPTED_JOB_STATUSES, RECOVERY_ORDER, Artifact, ArtifactKind, JobRecord
 from failover.domain.ports import HubError
+from failover.domain.serving import with_schedule_enabled
 from failover.hubs.simulated_hub import SimulatedHub
 from failover.stores.catalog import REDACTED, CatalogError, CatalogStore, sync_all, sync_catalog
 from replayhost.azurite import AzuriteEndpoints
@@ -312,3 +313,44 @@ def test_sync_follows_the_pointer_to_the_active_hub(azurite: AzuriteEndpoints, u
     assert store.read(primary.hub_id) is None
     snap = store.read(secondary.hub_id)
     assert snap is not None and sum(len(v) for v in snap.artifacts.values()) == 6
+
+
+def test_timer_disables_on_the_standby_the_schedules_the_active_hub_runs(
+        azurite: AzuriteEndpoints, unique_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a failover whose source did not answer, the old primary comes back with its schedules enabled:
+    the next sync disables them there (and only those the active hub runs)."""
+    from triggers.catalog_sync import bp
+
+    app = df.DFApp()
+    app.register_functions(bp)
+    (function,) = [f for f in app.get_functions() if f.get_function_name() == "catalog_sync"]
+    active = SimulatedHub(f"act-{unique_name}", azurite.connection_string)
+    standby = SimulatedHub(f"sby-{unique_name}", azurite.connection_string)
+    _, seeded = active.seed(jobs=2, artifacts=80, seed=5)
+    schedules = [a for a in seeded if a.kind is ArtifactKind.SCHEDULE]
+    runs = [s for s in schedules if s.spec["properties"]["isEnabled"]]
+    assert runs and len(runs) < len(schedules)  # one stays disabled on the active hub
+    standby_own = Artifact(ArtifactKind.SCHEDULE, "standby-only-report", None, {"properties": {"isEnabled": True}})
+    for schedule in [*schedules, standby_own]:  # the standby runs every one of them, and one of its own
+        standby.put_asset(with_schedule_enabled(schedule, True))
+    standby.set_faults("down=1")
+    pair = f"p-{unique_name}".lower()  # the session's pointer table is shared: a pair of its own
+    config = FailoverConfig.model_validate({"pairs": [{
+        "name": pair, "mode": "hot-warm", "primary": hub_json(standby.hub_id), "secondary": hub_json(active.hub_id)}]})
+    monkeypatch.setenv("FAILOVER_CONFIG", config.model_dump_json(by_alias=True, exclude_none=True))
+    monkeypatch.setenv("DR_STORAGE_CONNECTION", azurite.connection_string)
+    monkeypatch.delenv("DR_STORAGE_ACCOUNT", raising=False)
+    from failover.services import reset_services, services
+
+    reset_services()
+    services().pointers.ensure(pair, standby.hub_id, active.hub_id)
+    services().pointers.flip(pair, expected_active=standby.hub_id, expected_generation=0, to=active.hub_id,
+                             by="test", reason="failover while the primary was down")
+    function.get_user_function()(TimerRequest(past_due=False))  # the standby is down: no error, nothing changed
+    standby.clear_faults()
+    assert {s.name for s in standby.list_assets(ArtifactKind.SCHEDULE) if s.spec["properties"]["isEnabled"]} == \
+        {s.name for s in schedules} | {"standby-only-report"}
+    function.get_user_function()(TimerRequest(past_due=False))
+    still = {s.name for s in standby.list_assets(ArtifactKind.SCHEDULE) if s.spec["properties"]["isEnabled"]}
+    assert still == {"standby-only-report"} | {s.name for s in schedules if s not in runs}
+    reset_services()

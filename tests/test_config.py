@@ -85,6 +85,20 @@ def test_artifact_kinds_are_put_in_recovery_order_and_targets_lowercased() -> No
     assert pair.primary.subscription_id == "aaaaaaaa-0000-0000-0000-000000000001"
 
 
+def test_maps_and_deployment_sizes() -> None:
+    data = minimal()
+    data["pairs"][0].update({
+        "connection_map": {"aoai-eastus": "aoai-westus"}, "datastore_map": {"workspaceblobstore": "replica_blob"},
+        "deployment_map": {"churn/blue": {"secondary": {"instance_type": "Standard_DS2_v2", "instance_count": 2}}}})
+    pair = parse_config(json.dumps(data)).pairs[0]
+    sizing = pair.deployment_map["churn/blue"]
+    assert (sizing.secondary.instance_type, sizing.secondary.instance_count, sizing.secondary.warm_instance_count) \
+        == ("Standard_DS2_v2", 2, 1)
+    assert (sizing.primary.instance_type, sizing.primary.instance_count) == (None, None)  # as cataloged
+    assert pair.connection_map == {"aoai-eastus": "aoai-westus"}
+    assert pair.policy.artifact_kinds[-1] is ArtifactKind.SCHEDULE  # every kind by default, schedules last
+
+
 def test_explicit_approval_overrides_the_mode_default() -> None:
     data = minimal()
     data["pairs"][0]["mode"] = "hot-cold"
@@ -136,6 +150,21 @@ BAD = [
     (_set("pairs.0.primary.ai_services_endpoint", "https://ais.example.com/?api-key=abc123"),
      "pairs[0].primary.ai_services_endpoint: must not carry credentials"),
     (_set("pairs.0.compute_map", {"gpu cluster": "gpu"}), "pairs[0].compute_map.gpu cluster"),
+    (_set("pairs.0.connection_map", {"aoai eus": "aoai-wus"}),
+     'pairs[0].connection_map.aoai eus.[key]: "aoai eus" is not a valid connection name'),
+    (_set("pairs.0.datastore_map", {"workspaceblobstore": "a/b"}),
+     'pairs[0].datastore_map.workspaceblobstore: "a/b" is not a valid datastore name'),
+    (_set("pairs.0.deployment_map", {"churn-blue": {}}),
+     "pairs[0].deployment_map.churn-blue.[key]: \"churn-blue\" is not a valid 'endpoint/deployment' name pair"),
+    (_set("pairs.0.deployment_map", {"churn/blue": {"secondary": {"instance_count": 2, "warm_instance_count": 3}}}),
+     "pairs[0].deployment_map.churn/blue.secondary.warm_instance_count: 3 is more than instance_count 2"),
+    (_set("pairs.0.deployment_map", {"churn/blue": {"secondary": {"instance_count": 0}}}),
+     "pairs[0].deployment_map.churn/blue.secondary.instance_count: 0 is not >= 1"),
+    (_set("pairs.0.deployment_map", {"churn/blue": {"secondary": {"instance_type": "Standard DS3"}}}),
+     'pairs[0].deployment_map.churn/blue.secondary.instance_type: "Standard DS3" is not a valid instance type'),
+    (_set("pairs.0.deployment_map", {"churn/blue": {"tertiary": {}}}),
+     "pairs[0].deployment_map.churn/blue.tertiary: unknown field"),
+    (_set("pairs.0.policy.activation_timeout_minutes", 0), "pairs[0].policy.activation_timeout_minutes: 0 is not >= 1"),
     (_set("pairs.0.primary.workspace_name", None), "pairs[0].primary.workspace_name: input should be a valid string"),
     (lambda d: d["pairs"][0].pop("mode"), "pairs[0].mode: required field is missing"),
     (_second_pair(), 'pairs[1].name: "ml" is also pairs[0].name'),

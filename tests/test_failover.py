@@ -35,12 +35,13 @@ def stable(report: dict[str, Any]) -> dict[str, Any]:
     """What must not depend on crashes: outcome, counts, generations, errors, verification."""
     verification = {k: v for k, v in report["verification"].items() if k != "pointer"}
     return {"outcome": report["outcome"], "jobs": report["jobs"], "artifacts": report["artifacts"],
+            "activation": report["activation"],
             "generations": (report["pointer"]["generation_before"], report["pointer"]["generation_after"]),
             "errors": report["errors"], "verification": verification}
 
 
 def test_hot_warm_flips_recreates_and_resubmits(azurite: AzuriteEndpoints) -> None:
-    code, report, _ = drill(azurite)
+    code, report, _ = drill(azurite, jobs=24, artifacts=60, chunk_size=10)
     assert code == 0, report
     assert report["outcome"] == "succeeded"
     assert report["pointer"]["generation_after"] == report["pointer"]["generation_before"] + 1
@@ -51,6 +52,16 @@ def test_hot_warm_flips_recreates_and_resubmits(azurite: AzuriteEndpoints) -> No
     for kind, counts in report["artifacts"].items():
         assert counts["recreated"] + counts["already_present"] == counts["expected"], kind
     assert report["verification"]["ok"] and report["verification"]["secondary_jobs_per_source_max"] == 1
+    # the serving chain was pre-deployed warm: found in place, then scaled and routed, schedules moved
+    for kind in ("online_endpoint", "batch_endpoint", "online_deployment", "batch_deployment", "schedule"):
+        assert report["artifacts"][kind]["already_present"] == report["artifacts"][kind]["expected"] > 0, kind
+    activation = report["activation"]
+    assert activation["online_deployment"]["activated"] == activation["online_deployment"]["expected"] > 0
+    assert activation["schedule"]["activated"] > 0
+    assert activation["schedule"]["source_pending"] == activation["schedule"]["activated"]  # primary down
+    assert report["after_outage"]["schedules_fenced"]["disabled"] == activation["schedule"]["source_pending"]
+    assert report["verification"]["deployments_off_scale"] == 0
+    assert report["verification"]["schedules_enabled_on_standby"] == 0
     # history stays bounded: O(items / chunk) activities, not O(items)
     items = report["jobs"]["interrupted"] + sum(c["expected"] for c in report["artifacts"].values())
     assert report["history"]["events"] < items * 2
@@ -142,13 +153,19 @@ def test_two_instances_racing_for_one_pair_flip_once(azurite: AzuriteEndpoints) 
     assert per_source and max(per_source.values()) == 1
 
 
+# The crash matrix runs one drill per activity boundary: it catalogs one kind per recreate wave and stage
+# (each kind goes through the same activities), so it crosses every stage in about 16 activities.
+CRASH_KINDS = ("environment", "code", "data", "online_endpoint", "online_deployment", "schedule")
+
+
 def test_crash_at_every_activity_boundary_ends_the_same(azurite: AzuriteEndpoints) -> None:
     """SIGKILL the orchestration process after K activities, for every K: same report, no duplicates."""
-    code, baseline, _ = drill(azurite)
+    code, baseline, _ = drill(azurite, artifact_kinds=CRASH_KINDS)
     assert code == 0
+    assert set(baseline["activation"]) == {"online_deployment", "online_endpoint", "schedule"}
     crashed = 0
     for k in range(1, 100):
-        code, report, opts = drill(azurite, crash_at=k)
+        code, report, opts = drill(azurite, crash_at=k, artifact_kinds=CRASH_KINDS)
         if not report["crash"]["killed"]:
             break  # K is past the last activity: every boundary has been covered
         crashed += 1

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from failover.domain.model import (
+    ACTIVATION_WAVES,
     DEFAULT_INTERRUPTED_JOB_STATUSES,
     NON_TERMINAL_JOB_STATUSES,
     TAG_GENERATION,
@@ -31,6 +32,7 @@ from failover.domain.model import (
 )
 from failover.domain.ports import ErrorCategory, HubClient, HubError, WriteOutcome
 from failover.domain.secrets import secret_fields
+from failover.domain.serving import creation_form, state_form
 from failover.hubs.azureml_hub import AzureMLHub
 from failover.hubs.hub_factory import hub_client_for
 from failover.hubs.hub_specs import references
@@ -52,6 +54,7 @@ class HubPair:
     set_computes: Callable[[Iterable[str]], None]  # on the secondary (admin: replaces the set)
     # On the primary: an item its adapter can't read ("job" or "component"), named so.
     plant_unreadable: Callable[[str, str], None]
+    set_datastores: Callable[[Iterable[str]], None]  # on the secondary (admin: replaces the set)
     emulators: tuple[AzureMLEmulator, AzureMLEmulator] | None = None  # Azure ML backend only
 
     def add_source_jobs(self, count: int, seed: int = 0) -> list[JobRecord]:
@@ -71,7 +74,7 @@ def _sim_pair(azurite: AzuriteEndpoints) -> HubPair:
         primary.plant_unreadable(kind, name, None if kind == "job" else "1")
 
     return HubPair(primary, secondary, lambda: secondary.write_count, primary.set_job_status,
-                   secondary.set_computes, plant)
+                   secondary.set_computes, plant, secondary.set_datastores)
 
 
 def _azureml_pair() -> HubPair:
@@ -92,15 +95,23 @@ def _azureml_pair() -> HubPair:
             primary_ws.load_example("2024-04-01-preview/Workspace/ComponentVersion/get.json",
                                     f"/components/{name}/versions/1")
 
+    def set_datastores(names: Iterable[str]) -> None:
+        secondary_ws.datastores = set(names)
+
     return HubPair(hub(primary_ws), hub(secondary_ws), secondary_ws.put_count, primary_ws.set_job_status,
-                   set_computes, plant, (primary_ws, secondary_ws))
+                   set_computes, plant, set_datastores, (primary_ws, secondary_ws))
+
+
+def hub_pair(request: pytest.FixtureRequest) -> HubPair:
+    """The pair of the requested backend: the body of every contract module's ``hubs`` fixture."""
+    if request.param == "simulated":
+        return _sim_pair(request.getfixturevalue("azurite"))
+    return _azureml_pair()
 
 
 @pytest.fixture(params=["simulated", "azureml"])
 def hubs(request: pytest.FixtureRequest) -> HubPair:
-    if request.param == "simulated":
-        return _sim_pair(request.getfixturevalue("azurite"))
-    return _azureml_pair()
+    return hub_pair(request)
 
 
 def _artifacts() -> list[Artifact]:
@@ -219,12 +230,23 @@ def test_connections_never_carry_secret_values(hubs: HubPair) -> None:
     assert listed[0].content_hash == clean.content_hash
 
 
-def test_every_artifact_kind_round_trips_with_its_content_hash(hubs: HubPair) -> None:
-    artifacts = _artifacts()
+def recreate(hub: HubClient, artifacts: list[Artifact]) -> None:
+    """As recovery does: every artifact in its creation form, in recovery order; then the state of the
+    mutable ones (routes once their deployments exist, full scale, schedules as cataloged)."""
     for artifact in artifacts:  # seeded in recovery order: references exist before use
         for kind, name, version in references(artifact):
             assert any((a.kind, a.name, a.version) == (kind, name, version) for a in artifacts)
-        assert hubs.secondary.put_asset(artifact) is WriteOutcome.CREATED
+        assert hub.put_asset(creation_form(artifact, None, warm=True)) is WriteOutcome.CREATED
+    for wave in ACTIVATION_WAVES:
+        for artifact in artifacts:
+            if artifact.kind in wave:
+                assert hub.apply_state(state_form(artifact, None)) in (WriteOutcome.UPDATED,
+                                                                       WriteOutcome.ALREADY_PRESENT)
+
+
+def test_every_artifact_kind_round_trips_with_its_content_hash(hubs: HubPair) -> None:
+    artifacts = _artifacts()
+    recreate(hubs.secondary, artifacts)
     for artifact in artifacts:
         got = hubs.secondary.get_asset(artifact.kind, artifact.name, artifact.version)
         assert (got.key, got.content_hash) == (artifact.key, artifact.content_hash), artifact.kind
@@ -597,11 +619,29 @@ EXPECTED_REST_CALLS = {
     ("GET", "/connections", "2024-04-01-preview"),
     ("GET", "/connections/{name}", "2024-04-01-preview"),
     ("PUT", "/connections/{name}", "2024-04-01-preview"),
+    ("GET", "/datastores", "2024-10-01-preview"),
+    # endpoints, deployments and schedules: the operation groups' generated ARM clients (azureml_resources.py)
+    ("GET", "/onlineEndpoints", "2022-02-01-preview"),
+    ("GET", "/onlineEndpoints/{name}", "2022-02-01-preview"),
+    ("PUT", "/onlineEndpoints/{name}", "2022-02-01-preview"),
+    ("GET", "/onlineEndpoints/{name}/deployments", "2023-04-01-preview"),
+    ("GET", "/onlineEndpoints/{name}/deployments/{name}", "2023-04-01-preview"),
+    ("PUT", "/onlineEndpoints/{name}/deployments/{name}", "2023-04-01-preview"),
+    ("GET", "/batchEndpoints", "2023-10-01"),
+    ("GET", "/batchEndpoints/{name}", "2023-10-01"),
+    ("PUT", "/batchEndpoints/{name}", "2023-10-01"),
+    ("GET", "/batchEndpoints/{name}/deployments", "2024-01-01-preview"),
+    ("GET", "/batchEndpoints/{name}/deployments/{name}", "2024-01-01-preview"),
+    ("PUT", "/batchEndpoints/{name}/deployments/{name}", "2024-01-01-preview"),
+    ("GET", "/schedules", "2023-06-01-preview"),
+    ("GET", "/schedules/{name}", "2023-06-01-preview"),
+    ("PUT", "/schedules/{name}", "2023-06-01-preview"),
 }
 
 
 def _template(path: str) -> str:
     path = re.sub(r"/versions/[^/]+$", "/versions/{version}", path)
+    path = re.sub(r"/deployments/[^/]+$", "/deployments/{name}", path)
     return re.sub(r"^/(\w+)/(?!versions)[^/]+", r"/\1/{name}", path)
 
 
@@ -611,11 +651,13 @@ def test_azureml_rest_surface_is_the_documented_one() -> None:
     pair.primary.list_computes()
     (source,) = pair.add_source_jobs(1)
     pair.primary.list_jobs()
-    for artifact in seed_artifacts(30, random.Random(3)):
-        pair.primary.put_asset(artifact)
+    artifacts = seed_artifacts(30, random.Random(3))
+    recreate(pair.primary, artifacts)
+    for artifact in artifacts:
         pair.primary.get_asset(artifact.kind, artifact.name, artifact.version)
     for kind in ArtifactKind:
         pair.primary.list_assets(kind)
+    pair.primary.list_datastores()
     assert pair.emulators is not None
     calls = {(c.method, _template(c.path), c.api_version) for c in pair.emulators[0].calls}
     assert calls == EXPECTED_REST_CALLS

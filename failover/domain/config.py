@@ -53,6 +53,10 @@ RESOURCE_GROUP_PATTERN = r"^[-\w.()]{0,89}[-\w()]$"
 WORKSPACE_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$"
 REGION_PATTERN = r"^[a-z][a-z0-9]*$"
 COMPUTE_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$"
+CONNECTION_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$"
+DATASTORE_PATTERN = r"^[a-zA-Z0-9_][a-zA-Z0-9_-]{0,254}$"
+DEPLOYMENT_KEY_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}/[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$"
+INSTANCE_TYPE_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$"
 
 _PATTERN_HINTS: dict[str, str] = {
     SLUG_PATTERN: "slug (1-63 of a-z, 0-9 and '-', not starting or ending with '-')",
@@ -61,10 +65,17 @@ _PATTERN_HINTS: dict[str, str] = {
     WORKSPACE_PATTERN: "workspace name (3-33 letters, digits, '_' and '-', starting alphanumeric)",
     REGION_PATTERN: "Azure region name (lowercase, no spaces, e.g. 'swedencentral')",
     COMPUTE_PATTERN: "compute name (letters, digits, '_' and '-', starting alphanumeric)",
+    CONNECTION_PATTERN: "connection name (letters, digits, '_', '.' and '-', starting alphanumeric)",
+    DATASTORE_PATTERN: "datastore name (letters, digits, '_' and '-')",
+    DEPLOYMENT_KEY_PATTERN: "'endpoint/deployment' name pair (e.g. 'churn-endpoint/blue')",
+    INSTANCE_TYPE_PATTERN: "instance type (e.g. 'Standard_DS3_v2')",
 }
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 ComputeName = Annotated[str, StringConstraints(pattern=COMPUTE_PATTERN)]
+ConnectionName = Annotated[str, StringConstraints(pattern=CONNECTION_PATTERN)]
+DatastoreName = Annotated[str, StringConstraints(pattern=DATASTORE_PATTERN)]
+DeploymentKey = Annotated[str, StringConstraints(pattern=DEPLOYMENT_KEY_PATTERN)]
 
 
 class ConfigError(ValueError):
@@ -140,6 +151,12 @@ class FailoverPolicy(_Strict):
     artifact_kinds: list[ArtifactKind] = Field(
         default_factory=lambda: list(RECOVERY_ORDER),
         description="Artifact kinds to catalog and recreate; always processed in recovery order.")
+    activation_timeout_minutes: int = Field(
+        30, ge=1, le=1440, description="How long the activation stage waits for recreated endpoints and "
+                                       "deployments to finish provisioning before reporting them failed.")
+    activation_poll_seconds: int = Field(
+        30, ge=1, le=3600, description="First wait before looking again at what is still provisioning; each "
+                                       "later wait doubles, up to ten times this.")
     chunk_size: int = Field(50, ge=1, le=500, description="Items per activity call when fanning out.")
     max_concurrency: int = Field(8, ge=1, le=64, description="Activity calls in flight at once.")
     log_query: LogQuery | None = Field(
@@ -216,6 +233,34 @@ class HubRef(_Strict):
                 f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace_name}")
 
 
+class DeploymentSize(_Strict):
+    """The size of one deployment in one hub of the pair (quota differs by region)."""
+
+    instance_type: Annotated[str, StringConstraints(pattern=INSTANCE_TYPE_PATTERN)] | None = Field(
+        None, description="Instance type (VM SKU) to create the deployment with in this hub. Default: as cataloged.")
+    instance_count: int | None = Field(
+        None, ge=1, le=1000, description="Instances once this hub is the active one. Default: as cataloged.")
+    warm_instance_count: int = Field(
+        1, ge=1, le=1000, description="Online deployments: instances while this hub is the standby (what a "
+                                      "drill run pre-deploys); scaled to instance_count when a failover flips to it.")
+
+    @model_validator(mode="after")
+    def _warm_not_above_full(self) -> DeploymentSize:
+        if self.instance_count is not None and self.warm_instance_count > self.instance_count:
+            raise _rule([("warm_instance_count", f"{self.warm_instance_count} is more than instance_count "
+                                                 f"{self.instance_count}")])
+        return self
+
+
+class DeploymentSizing(_Strict):
+    """Per hub of the pair: the size a recreated (or scaled) deployment gets there."""
+
+    secondary: DeploymentSize = Field(default_factory=DeploymentSize,
+                                      description="Used when recovering into the secondary (a failover).")
+    primary: DeploymentSize = Field(default_factory=DeploymentSize,
+                                    description="Used when recovering into the primary (a failback).")
+
+
 class HubPair(_Strict):
     """A primary hub and the secondary it fails over to."""
 
@@ -226,6 +271,19 @@ class HubPair(_Strict):
         description="hot-hot: flip only; hot-warm: flip, recreate, resubmit; hot-cold: same, approval first.")
     compute_map: dict[ComputeName, ComputeName] = Field(
         default_factory=dict, description="Primary compute name -> secondary compute name for resubmission.")
+    connection_map: dict[ConnectionName, ConnectionName] = Field(
+        default_factory=dict,
+        description="Primary connection name -> the secondary's connection to use instead (e.g. an AI Services "
+                    "resource in the secondary's region). Applied to every recreated spec and resubmitted job; "
+                    "a mapped connection is not recreated; inverted on failback (where unambiguous).")
+    datastore_map: dict[DatastoreName, DatastoreName] = Field(
+        default_factory=dict,
+        description="Primary datastore name -> the secondary's datastore (e.g. over the geo-replicated storage). "
+                    "Applied to every recreated spec and resubmitted job; inverted on failback (where unambiguous).")
+    deployment_map: dict[DeploymentKey, DeploymentSizing] = Field(
+        default_factory=dict,
+        description="'endpoint/deployment' -> its instance type and count in each hub (online and batch "
+                    "deployments). Unlisted deployments keep the cataloged size.")
     policy: FailoverPolicy = Field(default_factory=FailoverPolicy)
     alert_targets: list[str] = Field(
         default_factory=list,

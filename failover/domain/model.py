@@ -20,10 +20,16 @@ class ArtifactKind(StrEnum):
     COMPONENT = "component"
     MODEL = "model"
     CONNECTION = "connection"
+    ONLINE_ENDPOINT = "online_endpoint"
+    BATCH_ENDPOINT = "batch_endpoint"
+    ONLINE_DEPLOYMENT = "online_deployment"  # named "{endpoint}/{deployment}"
+    BATCH_DEPLOYMENT = "batch_deployment"  # named "{endpoint}/{deployment}"
+    SCHEDULE = "schedule"
 
 
 # Recreation order: each kind may reference only kinds before it (a component names an
-# environment and code; a model may name data; connections are independent but last).
+# environment and code; a model may name data; connections are independent; a deployment names
+# its endpoint, model, environment and code; a schedule invokes jobs or a batch endpoint).
 RECOVERY_ORDER: tuple[ArtifactKind, ...] = (
     ArtifactKind.ENVIRONMENT,
     ArtifactKind.CODE,
@@ -31,14 +37,63 @@ RECOVERY_ORDER: tuple[ArtifactKind, ...] = (
     ArtifactKind.COMPONENT,
     ArtifactKind.MODEL,
     ArtifactKind.CONNECTION,
+    ArtifactKind.ONLINE_ENDPOINT,
+    ArtifactKind.BATCH_ENDPOINT,
+    ArtifactKind.ONLINE_DEPLOYMENT,
+    ArtifactKind.BATCH_DEPLOYMENT,
+    ArtifactKind.SCHEDULE,
 )
 
 # The same order as waves: kinds in one wave don't reference each other and are recreated
 # together; a wave starts when the one before it is done.
 RECOVERY_WAVES: tuple[tuple[ArtifactKind, ...], ...] = (
-    (ArtifactKind.ENVIRONMENT, ArtifactKind.CODE, ArtifactKind.DATA, ArtifactKind.CONNECTION),
+    (ArtifactKind.ENVIRONMENT, ArtifactKind.CODE, ArtifactKind.DATA, ArtifactKind.CONNECTION,
+     ArtifactKind.ONLINE_ENDPOINT, ArtifactKind.BATCH_ENDPOINT),  # endpoints start empty: no traffic yet
     (ArtifactKind.COMPONENT, ArtifactKind.MODEL),  # components name environments and code; models name data
+    (ArtifactKind.ONLINE_DEPLOYMENT, ArtifactKind.BATCH_DEPLOYMENT),  # endpoint, model, environment, code
+    (ArtifactKind.SCHEDULE,),  # what it invokes: components, environments, code, data, batch endpoints
 )
+# Endpoints are created before their deployments, so with no traffic (and no default deployment); their
+# routing, the deployments' scale and the schedules' enabled flag are switched on after recreation, in waves:
+# instances first, then the routes to them, then the schedules that may call them.
+ACTIVATION_WAVES: tuple[tuple[ArtifactKind, ...], ...] = (
+    (ArtifactKind.ONLINE_DEPLOYMENT,),
+    (ArtifactKind.ONLINE_ENDPOINT, ArtifactKind.BATCH_ENDPOINT),
+    (ArtifactKind.SCHEDULE,),
+)
+MUTABLE_KINDS: frozenset[ArtifactKind] = frozenset(k for wave in ACTIVATION_WAVES for k in wave) | {
+    ArtifactKind.BATCH_DEPLOYMENT}
+VERSIONED_KINDS: frozenset[ArtifactKind] = frozenset(
+    {ArtifactKind.ENVIRONMENT, ArtifactKind.CODE, ArtifactKind.DATA, ArtifactKind.COMPONENT, ArtifactKind.MODEL})
+
+# Fields of a mutable kind's spec (REST JSON paths) that are not part of its definition:
+# state recovery switches after creation (traffic, scale, enabled), and sizing that is set per region
+# from the pair's deployment_map (quota differs by region). Two resources with the same definition are
+# the same resource, whatever their state or size.
+STATE_FIELDS: dict[ArtifactKind, tuple[tuple[str, ...], ...]] = {
+    ArtifactKind.ONLINE_ENDPOINT: (("properties", "traffic"), ("properties", "mirrorTraffic")),
+    ArtifactKind.BATCH_ENDPOINT: (("properties", "defaults"),),
+    ArtifactKind.ONLINE_DEPLOYMENT: (("sku", "capacity"),),
+    ArtifactKind.SCHEDULE: (("properties", "isEnabled"),),
+}
+SIZING_FIELDS: dict[ArtifactKind, tuple[tuple[str, ...], ...]] = {
+    ArtifactKind.ONLINE_DEPLOYMENT: (("properties", "instanceType"),),
+    ArtifactKind.BATCH_DEPLOYMENT: (("properties", "resources", "instanceCount"),
+                                    ("properties", "resources", "instanceType")),
+}
+
+
+def without_fields(spec: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+    """A copy of ``spec`` without the fields at ``paths`` (absent paths are ignored)."""
+    out: dict[str, Any] = json.loads(json.dumps(spec))
+    for path in paths:
+        node: Any = out
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+    return out
+
 
 # Azure ML job statuses: the service's JobStatus enum (REST api 2024-01-01-preview, modelAsString,
 # tests/samples/azureml_rest/job_status_enum.json) plus "Created", which fine-tuning jobs report
@@ -87,6 +142,16 @@ class Artifact:
     @cached_property  # specs are never mutated after construction; hashing is the hot path
     def content_hash(self) -> str:
         return content_hash({"kind": self.kind.value, "name": self.name, "version": self.version, "spec": self.spec})
+
+    @cached_property
+    def definition_hash(self) -> str:
+        """What makes two resources the same one: the content without state and sizing (mutable kinds).
+        For immutable asset versions and connections, the content hash."""
+        paths = STATE_FIELDS.get(self.kind, ()) + SIZING_FIELDS.get(self.kind, ())
+        if not paths:
+            return self.content_hash
+        return content_hash({"kind": self.kind.value, "name": self.name, "version": self.version,
+                             "definition": without_fields(self.spec, paths)})
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind.value, "name": self.name, "version": self.version, "spec": self.spec,

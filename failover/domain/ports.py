@@ -36,6 +36,8 @@ class HubError(Exception):
 class WriteOutcome(StrEnum):
     CREATED = "created"
     ALREADY_PRESENT = "already_present"  # same name/version and same content hash: nothing written
+    UPDATED = "updated"  # apply_state changed a mutable resource's state (scale, traffic, enabled)
+    PENDING = "pending"  # apply_state: the resource is still provisioning; nothing written, ask again later
 
 
 @dataclass(frozen=True)
@@ -128,3 +130,15 @@ class HubClient(Protocol):
     def list_connections(self) -> Listing[Artifact]: ...
 
     def put_connection(self, connection: Artifact) -> WriteOutcome: ...
+
+    def list_datastores(self) -> list[str]:
+        """Names of the workspace's datastores (never their credentials). Raises HubError."""
+
+    def apply_state(self, artifact: Artifact) -> WriteOutcome:
+        """Set a mutable resource's state (STATE_FIELDS: traffic, default deployment, instance count,
+        schedule enabled) to ``artifact``'s; its definition is left as it is.
+
+        UPDATED when written, ALREADY_PRESENT when it already was, PENDING while the resource is still
+        provisioning (nothing written). NOT_FOUND when the resource is absent; PERMANENT when the
+        service refuses the state (traffic to a deployment that does not exist, a failed deployment).
+        """

@@ -17,12 +17,17 @@ MAX_REPORTED_ERRORS = 50
 _BEFORE_ANY_WRITE = {"plan", "readiness", "awaiting_approval", "flip"}
 _STAGE_NAMES = {"plan": "planning", "readiness": "the readiness check", "awaiting_approval": "the approval gate",
                 "flip": "the pointer flip", "recreate_artifacts": "artifact recreation",
-                "resubmit_jobs": "job resubmission"}
+                "activate": "activation", "resubmit_jobs": "job resubmission"}
 
 
 def first_line(text: str) -> str:
     """The message of an activity failure, without the details the host appends after a newline."""
     return text.strip().split("\n")[0].strip()[:300] if text.strip() else "unknown error"
+
+# Activation outcomes per kind (besides "expected"): switched on now, already so, left for the flip
+# (a drill), still provisioning at the deadline, failed; schedules also count their source hub's side.
+ACTIVATION_OUTCOMES = ("activated", "already_active", "deferred", "pending", "failed", "source_disabled",
+                       "source_pending")
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -54,6 +59,7 @@ class FailoverRun:
     jobs: dict[str, int] = field(default_factory=lambda: {
         "interrupted": 0, "resubmitted": 0, "already_present": 0, "failed": 0, "skipped": 0})
     artifacts: dict[str, dict[str, int]] = field(default_factory=dict)
+    activation: dict[str, dict[str, int]] = field(default_factory=dict)
     errors: list[dict[str, str]] = field(default_factory=list)
     errors_dropped: int = 0
 
@@ -97,6 +103,9 @@ class FailoverRun:
         self.jobs["interrupted"] = int(plan["inventory"]["jobs"])
         for kind, count in plan["inventory"]["artifacts"].items():
             self.artifacts[kind] = {"expected": int(count), "recreated": 0, "already_present": 0, "failed": 0}
+        for kind in plan.get("activation_kinds") or []:
+            self.activation[kind] = {"expected": int(plan["inventory"]["artifacts"].get(kind, 0)),
+                                     **dict.fromkeys(ACTIVATION_OUTCOMES, 0)}
 
     def take_artifact_chunk(self, kind: str, result: dict[str, Any]) -> None:
         counts = self.artifacts[kind]
@@ -109,6 +118,29 @@ class FailoverRun:
         self.artifacts[kind]["failed"] += items
         self.error(f"artifacts.{kind}", message)
         self.done += 1
+
+    def take_activation_round(self, kind: str, result: dict[str, Any], *, final: bool) -> None:
+        """One round of one activation chunk. Items still provisioning are asked about again in the next
+        round, so they count only once they resolve, or as pending after the last round."""
+        counts = self.activation[kind]
+        for key in ACTIVATION_OUTCOMES:
+            if key != "pending" or final:
+                counts[key] += int(result.get(key, 0))
+        self._take_errors(f"activation.{kind}", result)
+        if final:
+            self.done += 1
+
+    def fail_activation_chunk(self, kind: str, items: int, message: str) -> None:
+        self.activation[kind]["failed"] += items
+        self.error(f"activation.{kind}", message)
+        self.done += 1
+
+    @property
+    def failed_items(self) -> int:
+        """Items that were not recovered: failed jobs, artifacts and activations, and activations still
+        pending when the stage gave up waiting."""
+        return (self.jobs["failed"] + sum(c["failed"] for c in self.artifacts.values())
+                + sum(c["failed"] + c["pending"] for c in self.activation.values()))
 
     def take_job_chunk(self, result: dict[str, Any]) -> None:
         for key in ("resubmitted", "already_present", "failed", "skipped"):
@@ -167,6 +199,7 @@ class FailoverRun:
             "jobs": {k: self.jobs[k] for k in ("interrupted", "resubmitted", "already_present", "failed",
                                                "skipped")},
             "artifacts": self.artifacts,
+            "activation": self.activation,
             "timeline": {
                 "outage_at": _iso(request.outage_at),
                 "detected_at": _iso(request.detected_at),

@@ -8,6 +8,9 @@ read and written through azure-ai-ml's generated REST operations (its entities l
 ``azureml_assets``); jobs go through its entities, which resolve references, and get back what
 the entities leave out.
 
+Endpoints, deployments and schedules are delegated to ``AzureMLResources`` (azureml_resources.py),
+which keeps their REST JSON whole as well.
+
 One item the adapter can't read (a job azure-ai-ml can't parse, a component spec without a type)
 is reported in the listing's ``unreadable``, never raised for the whole list nor dropped.
 
@@ -49,6 +52,7 @@ from failover.domain.ports import (
 )
 from failover.hubs.azureml_assets import UnreadableSpec, asset_body, asset_spec, connection_body, connection_spec
 from failover.hubs.azureml_jobs import carried_over, job_record, put_back, without_nulls
+from failover.hubs.azureml_resources import RESOURCE_KINDS, AzureMLResources
 from failover.hubs.hub_errors import to_hub_error
 from failover.hubs.hub_specs import ensure_no_secrets, retarget_arm_ids
 
@@ -84,6 +88,8 @@ class AzureMLHub:
         self.ml = MLClient(credential, subscription_id, resource_group, workspace_name, **client_kwargs)
         self.workspace_scope = (f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
                                 f"/providers/Microsoft.MachineLearningServices/workspaces/{workspace_name}")
+        self._location: str | None = None
+        self.resources = AzureMLResources(self.ml, self._hub_id, self.workspace_scope, self.location)
 
     @property
     def hub_id(self) -> str:
@@ -98,6 +104,24 @@ class AzureMLHub:
     # -- ping and jobs -----------------------------------------------------------------------
     def ping(self) -> None:
         self._do("ping", lambda: self.ml.workspaces.get(self.workspace_name))
+
+    def location(self) -> str:
+        """The workspace's region (endpoints and deployments are created there). Read once."""
+        if self._location is None:
+            workspace = self._do("get workspace", lambda: self.ml.workspaces.get(self.workspace_name))
+            self._location = str(workspace.location)
+        return self._location
+
+    def list_datastores(self) -> list[str]:
+        # The generated operation: names only, and no datastore entity (nor its credentials) is built.
+        ops = self.ml.datastores._operation
+        items = self._do("list_datastores", lambda: list(ops.list(self.resource_group, self.workspace_name)))
+        return sorted({str(d["name"]) for d in items})
+
+    def apply_state(self, artifact: Artifact) -> WriteOutcome:
+        if artifact.kind not in RESOURCE_KINDS:
+            raise HubError(ErrorCategory.PERMANENT, f"{artifact.key}: a {artifact.kind.value} has no state to apply")
+        return self.resources.apply_state(artifact)
 
     def list_computes(self) -> list[str]:
         # GET /computes: every compute type (the SDK filters client-side only when asked to).
@@ -226,6 +250,8 @@ class AzureMLHub:
     def list_assets(self, kind: ArtifactKind) -> Listing[Artifact]:
         if kind is ArtifactKind.CONNECTION:
             return self.list_connections()
+        if kind in RESOURCE_KINDS:
+            return self.resources.list(kind)
         containers, versions = self._ops(kind)
         scope = (self.resource_group, self.workspace_name)
 
@@ -249,6 +275,8 @@ class AzureMLHub:
             body = self._do(f"get_connection({name})", lambda: self.ml.connections._operation.get(
                 self.resource_group, self.workspace_name, name).as_dict())
             return self._readable(kind, name, None, lambda: connection_spec(body.get("properties") or {}))
+        if kind in RESOURCE_KINDS:
+            return self.resources.get(kind, name)
         containers, versions = self._ops(kind)
         scope = (self.resource_group, self.workspace_name)
         what = f"get_asset({kind.value} {name}:{version})"
@@ -272,6 +300,8 @@ class AzureMLHub:
     def put_asset(self, artifact: Artifact) -> WriteOutcome:
         if artifact.kind is ArtifactKind.CONNECTION:
             return self.put_connection(artifact)
+        if artifact.kind in RESOURCE_KINDS:
+            return self.resources.put(artifact)
         if not artifact.version:
             raise HubError(ErrorCategory.PERMANENT, f"{artifact.key}: recovery writes explicit versions only")
         self._check_writable(artifact)

@@ -9,9 +9,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from failover.domain.model import Artifact, ArtifactKind
+from failover.domain.model import MUTABLE_KINDS, Artifact, ArtifactKind
 from failover.domain.ports import ErrorCategory, HubError
 from failover.domain.secrets import secret_fields
 
@@ -45,12 +46,17 @@ def retarget_arm_ids(value: Any, workspace_scope: str) -> Any:
     A job captured on the primary names its code asset by the primary's ARM id; resubmitted
     as is, it would point at the failed region.
     """
+    return map_strings(value, lambda text: _ARM_WORKSPACE_SCOPE.sub(workspace_scope, text))
+
+
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """A copy of ``value`` (dicts, lists, scalars) with ``change`` applied to every string in it."""
     if isinstance(value, str):
-        return _ARM_WORKSPACE_SCOPE.sub(workspace_scope, value)
+        return change(value)
     if isinstance(value, dict):
-        return {k: retarget_arm_ids(v, workspace_scope) for k, v in value.items()}
+        return {k: map_strings(v, change) for k, v in value.items()}
     if isinstance(value, list):
-        return [retarget_arm_ids(v, workspace_scope) for v in value]
+        return [map_strings(v, change) for v in value]
     return value
 
 
@@ -87,6 +93,9 @@ def references(artifact: Artifact) -> list[tuple[ArtifactKind, str, str]]:
         parsed = parse_ref(ref) if isinstance(ref, str) else None
         if parsed:
             refs.append((kind, *parsed))
+    if artifact.kind in MUTABLE_KINDS:  # REST JSON: every versioned ARM id in it (model, environment, code...)
+        refs += sorted({(_KIND_OF_TYPE[m["type"].lower()], m["name"], m["version"]) for m in _arm_ids(spec)
+                        if m["type"].lower() in _KIND_OF_TYPE})
     return refs
 
 
@@ -99,5 +108,35 @@ def is_anonymous_component(reference: object) -> bool:
     return isinstance(reference, str) and f"/components/{ANONYMOUS_COMPONENT}/" in reference.lower()
 
 
+_KIND_OF_TYPE = {"environments": ArtifactKind.ENVIRONMENT, "codes": ArtifactKind.CODE, "data": ArtifactKind.DATA,
+                 "components": ArtifactKind.COMPONENT, "models": ArtifactKind.MODEL}
+
+
+def _arm_ids(value: Any) -> list[re.Match[str]]:
+    if isinstance(value, str):
+        match = _ARM_VERSIONED.match(value)
+        return [match] if match else []
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [m for item in items for m in _arm_ids(item)]
+
+
 # Lineage of a model to its training data, kept in the model's (immutable) properties.
 MODEL_TRAINING_DATA = "hubfailover.training_data"
+
+# ARM ids of a workspace's own resources inside endpoint, deployment and schedule specs are kept with
+# this scope in the catalog, so a spec read from either hub is the same and is retargeted on write.
+PORTABLE_SCOPE = "/subscriptions/~/resourceGroups/~/providers/Microsoft.MachineLearningServices/workspaces/~"
+
+
+def portable_scope(value: Any, workspace_scope: str) -> Any:
+    """Every ARM id (or long datastore URI) naming ``workspace_scope`` rewritten to PORTABLE_SCOPE."""
+    arm = re.compile(re.escape(workspace_scope), re.IGNORECASE)
+    sub, rg, ws = (workspace_scope.split("/")[i] for i in (2, 4, 8))
+    long_uri = re.compile(rf"azureml://subscriptions/{re.escape(sub)}/resource[gG]roups/{re.escape(rg)}"
+                          rf"/workspaces/{re.escape(ws)}/", re.IGNORECASE)
+    return map_strings(value, lambda text: long_uri.sub("azureml://", arm.sub(PORTABLE_SCOPE, text)))
+
+
+def from_portable_scope(value: Any, workspace_scope: str) -> Any:
+    """The inverse of portable_scope: PORTABLE_SCOPE -> ``workspace_scope``."""
+    return map_strings(value, lambda text: text.replace(PORTABLE_SCOPE, workspace_scope))

@@ -28,11 +28,12 @@ _ALIASES = {
     "flaky": "flaky_rate", "flaky_rate": "flaky_rate",
     "seed": "seed",
     "only": "operations", "operations": "operations",
+    "provisioning": "provisioning_looks", "provisioning_looks": "provisioning_looks",
 }
 # What ``only=`` may name (several joined by '+'): the simulated hub's calls (connections go through
 # list_assets / get_asset / put_asset like every other kind).
 HUB_OPERATIONS = ("ping", "list_jobs", "get_job", "submit_job", "list_computes", "list_assets", "get_asset",
-                  "put_asset")
+                  "put_asset", "list_datastores", "apply_state")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class FaultConfig:
     flaky_rate: float = 0.0
     seed: int = 0
     operations: tuple[str, ...] = ()  # only these hub calls are faulted (e.g. readiness's list_computes); () all
+    # Endpoints, deployments and schedules are still provisioning after each write for this many looks
+    # (apply_state at them, or at an endpoint routing to them): PENDING meanwhile. Counted, not timed,
+    # so a drill is repeatable. Not a failure: the hub stays healthy.
+    provisioning_looks: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "operations", tuple(self.operations))  # a list after a JSON round trip
@@ -54,7 +59,7 @@ class FaultConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"fault {name}={value}: a rate must be between 0 and 1")
-        for name in ("latency_ms", "retry_after_s"):
+        for name in ("latency_ms", "retry_after_s", "provisioning_looks"):
             if getattr(self, name) < 0:
                 raise ValueError(f"fault {name}={getattr(self, name)}: must not be negative")
 
@@ -91,7 +96,7 @@ class FaultConfig:
                     if raw.lower() not in _TRUE | _FALSE:
                         raise ValueError
                     values[field_name] = raw.lower() in _TRUE
-                elif field_name == "seed":
+                elif field_name in ("seed", "provisioning_looks"):
                     values[field_name] = int(raw)
                 elif field_name == "operations":
                     values[field_name] = tuple(op.strip() for op in raw.split("+") if op.strip())

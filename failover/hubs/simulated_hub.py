@@ -7,11 +7,18 @@ jobs are created "Queued" and looked up by name before creation; asset versions 
 immutable (same content -> ALREADY_PRESENT without a write, different content -> CONFLICT);
 connections never hold secret values (specs with credential-like fields are rejected).
 
+Endpoints, deployments and schedules are mutable: ``apply_state`` changes their state in place
+(traffic, default deployment, instance count, enabled), the way the service does; their definition
+is compared by ``Artifact.definition_hash``. A deployment needs its endpoint; traffic and a default
+deployment must name deployments of the endpoint; everything is provisioned at once (never PENDING).
+
 Row layout (RowKey): ``faults`` (FaultConfig),
-``job|<name>``, ``asset|<kind>|<name>|<version>``, ``compute|<name>`` (one per compute target).
+``job|<name>``, ``asset|<kind>|<name>|<version>``, ``compute|<name>`` and ``datastore|<name>`` (one
+per compute target / datastore), ``write|<uuid>`` (one per state change).
 Names are percent-encoded in RowKeys. Rows created through the port carry ``port_write=true``
-(seeding doesn't): since rows are created once and never overwritten, counting them counts the
-writes the hub received, with no shared counter row to contend on.
+(seeding doesn't): since rows are created once and never overwritten (a state change adds its own
+``write|`` row), counting them counts the writes the hub received, with no shared counter row to
+contend on.
 Specs are JSON split over ``spec_0..spec_n`` string properties: a Table string property
 holds at most 32K characters, an entity at most 1 MiB, so one entity holds ~900 KB of spec
 and a write stays a single atomic entity operation (no blob to keep in step).
@@ -24,18 +31,22 @@ import json
 import random
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
 import requests
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableEntity, TableServiceClient, TableTransactionError, UpdateMode
 
 from failover.domain.model import (
+    MUTABLE_KINDS,
     NON_TERMINAL_JOB_STATUSES,
     TERMINAL_JOB_STATUSES,
+    VERSIONED_KINDS,
     Artifact,
     ArtifactKind,
     JobRecord,
@@ -49,10 +60,17 @@ from failover.domain.ports import (
     UnreadableItem,
     WriteOutcome,
 )
+from failover.domain.serving import (
+    DEPLOYMENT_KIND_OF,
+    ENDPOINT_KIND_OF,
+    endpoint_of,
+    routed_deployments,
+    with_state_of,
+)
 from failover.hubs.hub_errors import to_hub_error
 from failover.hubs.hub_specs import ensure_no_secrets, retarget_arm_ids
 from failover.hubs.simulated_fault import FaultConfig, FaultInjector
-from failover.hubs.simulated_seed import SIMULATED_SCOPE, seed_artifacts, seed_jobs
+from failover.hubs.simulated_seed import SEEDED_DATASTORES, SIMULATED_SCOPE, seed_artifacts, seed_jobs
 
 DEFAULT_TABLE = "simulatedhubs"
 _CHUNK = 30_000  # characters per string property (limit 32K UTF-16 code units)
@@ -75,6 +93,10 @@ def _job_key(name: str) -> str:
 
 def _compute_key(name: str) -> str:
     return f"compute|{_enc(name)}"
+
+
+def _datastore_key(name: str) -> str:
+    return f"datastore|{_enc(name)}"
 
 
 def _asset_key(kind: ArtifactKind, name: str, version: str | None) -> str:
@@ -276,6 +298,9 @@ class SimulatedHub:
     def _compute_entity(self, name: str) -> dict[str, Any]:
         return {"PartitionKey": self._hub_id, "RowKey": _compute_key(name), "name": name}
 
+    def _datastore_entity(self, name: str) -> dict[str, Any]:
+        return {"PartitionKey": self._hub_id, "RowKey": _datastore_key(name), "name": name}
+
     # -- HubClient: assets and connections ---------------------------------------------------
     def list_assets(self, kind: ArtifactKind) -> Listing[Artifact]:
         with self._call(f"list_assets({kind.value})"):
@@ -290,7 +315,7 @@ class SimulatedHub:
 
     def get_asset(self, kind: ArtifactKind, name: str, version: str | None) -> Artifact:
         with self._call(f"get_asset({kind.value})"):
-            if version is None and kind is not ArtifactKind.CONNECTION:
+            if version is None and kind in VERSIONED_KINDS:
                 # Like Azure ML's label "latest": the most recently created version.
                 rows = list(self._rows(f"asset|{kind.value}|{_enc(name)}|"))
                 newest = max(rows, key=lambda r: str(r.metadata.get("timestamp"))) if rows else None
@@ -313,26 +338,105 @@ class SimulatedHub:
 
     def _put(self, artifact: Artifact) -> WriteOutcome:
         key = _asset_key(artifact.kind, artifact.name, artifact.version)
+        self._check_references(artifact)
         # Create first (one round trip when absent); on a clash, compare with what is there.
-        if self._create_once(self._artifact_entity(artifact)):
+        if self._create_once(self._artifact_entity(artifact, self._provisioning_looks(artifact))):
             return WriteOutcome.CREATED
         existing = self._get_row(key)
-        if existing is not None and existing["content_hash"] == artifact.content_hash:
+        # Mutable kinds (endpoints, deployments, schedules) compare definitions: state and size may differ.
+        if existing is not None and self._artifact_from(existing).definition_hash == artifact.definition_hash:
             return WriteOutcome.ALREADY_PRESENT
         raise HubError(ErrorCategory.CONFLICT, f"{self._hub_id}: {artifact.key} exists with different content")
 
+    def _check_references(self, artifact: Artifact) -> None:
+        """What the service refuses: a deployment without its endpoint, routes to absent deployments."""
+        if artifact.kind in ENDPOINT_KIND_OF:
+            endpoint = endpoint_of(artifact.name)
+            if self._get_row(_asset_key(ENDPOINT_KIND_OF[artifact.kind], endpoint, None)) is None:
+                raise HubError(ErrorCategory.NOT_FOUND, f"{self._hub_id}: {artifact.key}: endpoint {endpoint!r} "
+                                                        "not found")
+        missing = [d for d in sorted(routed_deployments(artifact)) if self._deployment(artifact, d) is None]
+        if missing:
+            raise HubError(ErrorCategory.PERMANENT, f"{self._hub_id}: {artifact.key}: routes to deployments "
+                                                    f"that do not exist: {missing}")
+
+    def _deployment(self, endpoint: Artifact, name: str) -> TableEntity | None:
+        try:
+            return self._table.get_entity(self._hub_id, _asset_key(DEPLOYMENT_KIND_OF[endpoint.kind],
+                                                                   f"{endpoint.name}/{name}", None))
+        except ResourceNotFoundError:
+            return None
+
+    def _provisioning(self, entity: TableEntity) -> bool:
+        """Whether a resource is still provisioning; each look counts one (``provisioning_looks``)."""
+        left = int(entity.get("provisioning_left") or 0)
+        if left <= 0:
+            return False
+        with contextlib.suppress(ResourceModifiedError):  # a concurrent look counted it: fine either way
+            self._table.update_entity({"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"],
+                                       "provisioning_left": left - 1}, mode=UpdateMode.MERGE,
+                                      etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+        return True
+
+    def _routes_provisioning(self, endpoint: Artifact) -> bool:
+        deployments = [self._deployment(endpoint, d) for d in sorted(routed_deployments(endpoint))]
+        return any(d is not None and self._provisioning(d) for d in deployments)  # missing: refused later
+
+    def apply_state(self, artifact: Artifact) -> WriteOutcome:
+        with self._call(f"apply_state({artifact.kind.value})"):
+            return self._apply_state(artifact)
+
+    def _apply_state(self, artifact: Artifact) -> WriteOutcome:
+        key = _asset_key(artifact.kind, artifact.name, artifact.version)
+        for _ in range(5):  # a concurrent state change between our read and write: read again
+            try:
+                entity = self._table.get_entity(self._hub_id, key)
+            except ResourceNotFoundError:
+                raise HubError(ErrorCategory.NOT_FOUND, f"{self._hub_id}: {artifact.key} not found") from None
+            if self._provisioning(entity):
+                return WriteOutcome.PENDING
+            current = self._artifact_from(dict(entity))
+            wanted = with_state_of(current, artifact)
+            if wanted.content_hash == current.content_hash:
+                return WriteOutcome.ALREADY_PRESENT
+            if self._routes_provisioning(wanted):
+                return WriteOutcome.PENDING  # the service refuses traffic to a deployment not yet ready
+            self._check_references(wanted)
+            try:
+                replacement = self._artifact_entity(wanted, self._provisioning_looks(wanted))
+                if entity.get("port_write"):
+                    replacement["port_write"] = True  # the row still counts as the write that created it
+                self._table.update_entity(replacement, mode=UpdateMode.REPLACE,
+                                          etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+            except ResourceModifiedError:
+                continue
+            # The state change is a write: its own row, so write_count stays a count of created rows.
+            self._create_once({"PartitionKey": self._hub_id, "RowKey": f"write|{uuid.uuid4().hex}",
+                               "what": f"apply_state {artifact.key}"})
+            return WriteOutcome.UPDATED
+        raise HubError(ErrorCategory.TRANSIENT, f"{self._hub_id}: {artifact.key} kept changing under apply_state")
+
     def list_connections(self) -> Listing[Artifact]:
         return self.list_assets(ArtifactKind.CONNECTION)
+
+    def list_datastores(self) -> list[str]:
+        with self._call("list_datastores"):
+            rows = list(self._rows("datastore|"))
+        return sorted(str(r["name"]) for r in rows)
 
     def put_connection(self, connection: Artifact) -> WriteOutcome:
         if connection.kind is not ArtifactKind.CONNECTION:
             raise HubError(ErrorCategory.PERMANENT, f"put_connection got a {connection.kind.value}")
         return self.put_asset(connection)
 
-    def _artifact_entity(self, artifact: Artifact) -> dict[str, Any]:
+    def _artifact_entity(self, artifact: Artifact, provisioning: int = 0) -> dict[str, Any]:
         return {"PartitionKey": self._hub_id, "RowKey": _asset_key(artifact.kind, artifact.name, artifact.version),
                 "kind": artifact.kind.value, "name": artifact.name, "version": artifact.version or "",
-                "content_hash": artifact.content_hash, **_spec_props(artifact.spec)}
+                "content_hash": artifact.content_hash, "provisioning_left": provisioning,
+                **_spec_props(artifact.spec)}
+
+    def _provisioning_looks(self, artifact: Artifact) -> int:
+        return self._current_faults().provisioning_looks if artifact.kind in MUTABLE_KINDS else 0
 
     @staticmethod
     def _artifact_from(entity: dict[str, Any]) -> Artifact:
@@ -347,7 +451,8 @@ class SimulatedHub:
         seeded_jobs = seed_jobs(jobs, rng, seeded_artifacts, self.workspace_scope)
         computes = sorted({j.compute for j in seeded_jobs if j.compute})  # the jobs' clusters exist too
         entities = ([self._artifact_entity(a) for a in seeded_artifacts] + [self._job_entity(j) for j in seeded_jobs]
-                    + [self._compute_entity(c) for c in computes])
+                    + [self._compute_entity(c) for c in computes]
+                    + [self._datastore_entity(d) for d in SEEDED_DATASTORES])
         for start in range(0, len(entities), _BATCH):
             operations = [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in entities[start:start + _BATCH]]
             try:
@@ -371,18 +476,26 @@ class SimulatedHub:
 
     def set_computes(self, names: Iterable[str]) -> None:
         """Replace the hub's compute targets with ``names`` (admin: not faulted, not counted as writes)."""
+        self._replace_named("compute", names)
+
+    def set_datastores(self, names: Iterable[str]) -> None:
+        """Replace the hub's datastores with ``names`` (admin: not faulted, not counted as writes)."""
+        self._replace_named("datastore", names)
+
+    def _replace_named(self, what: str, names: Iterable[str]) -> None:
         wanted = sorted(set(names))
         if any(not n for n in wanted):
-            raise ValueError("compute names must be non-empty")
-        keep = {_compute_key(n) for n in wanted}
-        stale = [str(e["RowKey"]) for e in self._rows("compute|") if e["RowKey"] not in keep]
+            raise ValueError(f"{what} names must be non-empty")
+        entity = self._compute_entity if what == "compute" else self._datastore_entity
+        keep = {entity(n)["RowKey"] for n in wanted}
+        stale = [str(e["RowKey"]) for e in self._rows(f"{what}|") if e["RowKey"] not in keep]
         operations: list[Any] = [("delete", {"PartitionKey": self._hub_id, "RowKey": k}) for k in stale]
-        operations += [("upsert", self._compute_entity(n), {"mode": UpdateMode.REPLACE}) for n in wanted]
+        operations += [("upsert", entity(n), {"mode": UpdateMode.REPLACE}) for n in wanted]
         for start in range(0, len(operations), _BATCH):
             try:
                 self._table.submit_transaction(operations[start:start + _BATCH])
             except TableTransactionError as exc:
-                raise to_hub_error(exc, f"{self._hub_id}: set_computes") from exc
+                raise to_hub_error(exc, f"{self._hub_id}: set {what}s") from exc
 
     def set_job_status(self, name: str, status: str) -> None:
         if status not in NON_TERMINAL_JOB_STATUSES | TERMINAL_JOB_STATUSES:

@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 from failover.domain.model import ACTIVE_JOB_STATUSES, KNOWN_JOB_STATUSES, Artifact, ArtifactKind, JobRecord
-from failover.hubs.hub_specs import MODEL_TRAINING_DATA
+from failover.hubs.hub_specs import MODEL_TRAINING_DATA, PORTABLE_SCOPE
 
 COMPUTES = ("cpu-cluster", "gpu-cluster", "cpu-small")
 EXPERIMENTS = ("churn-model", "fraud-detection", "demand-forecast", "llm-eval", "image-classifier")
@@ -26,10 +26,19 @@ _MODEL_TYPES = ("custom_model", "mlflow_model")
 # gains ApiType/ApiVersion/ResourceId keys, api_key and azure_blob need secrets or extra fields).
 _CONNECTION_TYPES = ("custom", "git")
 
+# The datastores seeded specs name (data paths, job and schedule inputs); a seeded hub has them.
+SEEDED_DATASTORES = ("workspaceblobstore",)
+# The first seeded connection: the AI Services resource of the primary's region, which deployments and
+# some jobs use (a pair's connection_map names its counterpart in the secondary's region).
+AI_SERVICES_CONNECTION = "ai-services-primary"
+_DEPLOYMENT_NAMES = ("blue", "green", "red", "amber")
+
 # Share of each kind in a seeded inventory, in recovery order (dependencies first).
 _KIND_WEIGHTS = (
-    (ArtifactKind.ENVIRONMENT, 0.15), (ArtifactKind.CODE, 0.15), (ArtifactKind.DATA, 0.2),
-    (ArtifactKind.COMPONENT, 0.2), (ArtifactKind.MODEL, 0.2), (ArtifactKind.CONNECTION, 0.1),
+    (ArtifactKind.ENVIRONMENT, 0.12), (ArtifactKind.CODE, 0.12), (ArtifactKind.DATA, 0.15),
+    (ArtifactKind.COMPONENT, 0.15), (ArtifactKind.MODEL, 0.15), (ArtifactKind.CONNECTION, 0.08),
+    (ArtifactKind.ONLINE_ENDPOINT, 0.04), (ArtifactKind.BATCH_ENDPOINT, 0.03),
+    (ArtifactKind.ONLINE_DEPLOYMENT, 0.07), (ArtifactKind.BATCH_DEPLOYMENT, 0.04), (ArtifactKind.SCHEDULE, 0.05),
 )
 
 # ARM scope of a simulated workspace (its jobs name their code asset by ARM id, like Azure ML's).
@@ -39,7 +48,10 @@ SIMULATED_SCOPE = (
 
 
 def _split(total: int) -> dict[ArtifactKind, int]:
-    counts = {kind: int(total * share) for kind, share in _KIND_WEIGHTS}
+    # One of every kind first when there is room, so small inventories hold every kind too.
+    base = 1 if total >= len(_KIND_WEIGHTS) else 0
+    rest = total - base * len(_KIND_WEIGHTS)
+    counts = {kind: base + int(rest * share) for kind, share in _KIND_WEIGHTS}
     for kind, _ in _KIND_WEIGHTS:  # hand out the remainder in recovery order
         if sum(counts.values()) >= total:
             break
@@ -54,10 +66,16 @@ def seed_artifacts(count: int, rng: random.Random) -> list[Artifact]:
     def ref(kind: ArtifactKind) -> str | None:
         return f"azureml:{(a := rng.choice(out[kind])).name}:{a.version}" if out[kind] else None
 
+    serving = _Serving(counts, out, rng)
     for kind, _ in _KIND_WEIGHTS:
+        if kind in serving.kinds:
+            out[kind] = serving.seed(kind)
+            continue
         for i in range(counts[kind]):
             topic = rng.choice(_TOPICS)
             name = f"{topic}-{kind.value}-{i:04d}"
+            if kind is ArtifactKind.CONNECTION and i == 0:
+                name = AI_SERVICES_CONNECTION
             if kind is ArtifactKind.COMPONENT:  # Azure ML: lower letters, digits and underscores only
                 name = name.replace("-", "_")
             version = None if kind is ArtifactKind.CONNECTION else str(1 + rng.randrange(3))
@@ -135,7 +153,138 @@ def seed_jobs(count: int, rng: random.Random, artifacts: list[Artifact], workspa
             data = rng.choice(by_kind[ArtifactKind.DATA])
             properties["inputs"] = {"training_data": {"jobInputType": data.spec["type"],
                                                       "uri": f"{data.name}:{data.version}"}}
+        if i % 2:  # raw files straight from a datastore, and the AI Services connection
+            properties["inputs"]["raw"] = {"jobInputType": "uri_folder",
+                                           "uri": f"azureml://datastores/{SEEDED_DATASTORES[0]}/paths/{experiment}/raw/"}
+            if by_kind.get(ArtifactKind.CONNECTION):
+                properties["environmentVariables"] = {"AI_SERVICES": f"azureml://connections/{AI_SERVICES_CONNECTION}"}
         tags = {"owner": rng.choice(("alice", "bob", "carol")), "priority": rng.choice(("high", "low"))}
         properties["tags"] = dict(tags)
         jobs.append(JobRecord(name, status, experiment, compute, {"name": name, "properties": properties}, tags))
     return jobs
+
+
+class _Serving:
+    """Seeded endpoints, deployments and schedules: REST-shaped specs (the Azure ML adapter's form), ARM ids
+    of the workspace under PORTABLE_SCOPE; deployments spread over the endpoints, traffic split between them."""
+
+    kinds = (ArtifactKind.ONLINE_ENDPOINT, ArtifactKind.BATCH_ENDPOINT, ArtifactKind.ONLINE_DEPLOYMENT,
+             ArtifactKind.BATCH_DEPLOYMENT, ArtifactKind.SCHEDULE)
+
+    def __init__(self, counts: dict[ArtifactKind, int], out: dict[ArtifactKind, list[Artifact]],
+                 rng: random.Random) -> None:
+        self.counts, self.out, self.rng = counts, out, rng
+        # Deployment i belongs to endpoint i % endpoints: its name within the endpoint follows.
+        self.layout = {endpoint: self._layout(counts[endpoint], counts[deployment]) for endpoint, deployment in (
+            (ArtifactKind.ONLINE_ENDPOINT, ArtifactKind.ONLINE_DEPLOYMENT),
+            (ArtifactKind.BATCH_ENDPOINT, ArtifactKind.BATCH_DEPLOYMENT))}
+
+    @staticmethod
+    def _layout(endpoints: int, deployments: int) -> list[list[str]]:
+        names: list[list[str]] = [[] for _ in range(endpoints)]
+        for i in range(deployments if endpoints else 0):
+            own = names[i % endpoints]
+            own.append(_DEPLOYMENT_NAMES[len(own)] if len(own) < len(_DEPLOYMENT_NAMES) else f"d{len(own)}")
+        return names
+
+    def _arm(self, kind: ArtifactKind, segment: str) -> str | None:
+        if not self.out[kind]:
+            return None
+        artifact = self.rng.choice(self.out[kind])
+        return f"{PORTABLE_SCOPE}/{segment}/{artifact.name}/versions/{artifact.version}"
+
+    def _common(self, kind: ArtifactKind, i: int) -> tuple[str, dict[str, str], str]:
+        topic = self.rng.choice(_TOPICS)
+        tags = {"team": self.rng.choice(("ds", "mlops", "platform")), "seeded": "true"}
+        return topic, tags, f"{topic} {kind.value} #{i}"
+
+    def seed(self, kind: ArtifactKind) -> list[Artifact]:
+        if kind in (ArtifactKind.ONLINE_ENDPOINT, ArtifactKind.BATCH_ENDPOINT):
+            return [self._endpoint(kind, i, names) for i, names in enumerate(self.layout[kind])]
+        if kind is ArtifactKind.SCHEDULE:
+            return [self._schedule(i) for i in range(self.counts[kind])]
+        endpoint_kind = (ArtifactKind.ONLINE_ENDPOINT if kind is ArtifactKind.ONLINE_DEPLOYMENT
+                         else ArtifactKind.BATCH_ENDPOINT)
+        return [self._deployment(kind, f"{endpoint.name}/{name}")
+                for endpoint, names in zip(self.out[endpoint_kind], self.layout[endpoint_kind], strict=True)
+                for name in names]
+
+    def _endpoint(self, kind: ArtifactKind, i: int, deployments: list[str]) -> Artifact:
+        topic, tags, description = self._common(kind, i)
+        online = kind is ArtifactKind.ONLINE_ENDPOINT
+        name = f"{topic}-{'ep' if online else 'batch'}-{i:02d}"
+        props: dict[str, Any] = {"description": description, "properties": {},
+                                 "authMode": "Key" if online else "AADToken"}
+        if online:
+            props["traffic"] = _traffic(deployments)
+            props["publicNetworkAccess"] = "Enabled"
+        elif deployments:
+            props["defaults"] = {"deploymentName": deployments[0]}
+        return Artifact(kind, name, None, {"properties": props, "tags": tags, "identity": {"type": "SystemAssigned"}})
+
+    def _code_configuration(self) -> dict[str, Any]:
+        return {"codeId": self._arm(ArtifactKind.CODE, "codes"), "scoringScript": "score.py"}
+
+    def _deployment(self, kind: ArtifactKind, name: str) -> Artifact:
+        _, tags, description = self._common(kind, len(self.out[kind]))
+        variables = {"LOG_LEVEL": "INFO"}
+        if self.out[ArtifactKind.CONNECTION]:
+            variables["SCORING_CONNECTION"] = f"azureml://connections/{AI_SERVICES_CONNECTION}"
+        props: dict[str, Any] = {
+            "description": description, "properties": {}, "environmentVariables": variables,
+            "codeConfiguration": self._code_configuration(),
+            "environmentId": self._arm(ArtifactKind.ENVIRONMENT, "environments"),
+        }
+        model = self._arm(ArtifactKind.MODEL, "models")
+        if kind is ArtifactKind.ONLINE_DEPLOYMENT:
+            props.update({"endpointComputeType": "Managed", "model": model, "instanceType": "Standard_DS3_v2",
+                          "scaleSettings": {"scaleType": "Default"}, "appInsightsEnabled": True,
+                          "requestSettings": {"maxConcurrentRequestsPerInstance": 1, "requestTimeout": "PT5S"},
+                          "livenessProbe": {"initialDelay": "PT10S", "period": "PT10S", "timeout": "PT2S",
+                                            "failureThreshold": 30, "successThreshold": 1}})
+            return Artifact(kind, name, None, {"properties": props, "tags": tags,
+                                               "sku": {"name": "Default", "capacity": 2 + self.rng.randrange(3)}})
+        props.update({"compute": f"{PORTABLE_SCOPE}/computes/{self.rng.choice(COMPUTES)}",
+                      "model": {"referenceType": "Id", "assetId": model}, "miniBatchSize": 10,
+                      "maxConcurrencyPerInstance": 2, "outputAction": "AppendRow",
+                      "outputFileName": "predictions.csv", "errorThreshold": -1, "loggingLevel": "Info",
+                      "retrySettings": {"maxRetries": 3, "timeout": "PT30S"},
+                      "resources": {"instanceCount": 1 + self.rng.randrange(3)}})
+        return Artifact(kind, name, None, {"properties": props, "tags": tags})
+
+    def _schedule(self, i: int) -> Artifact:
+        topic, tags, description = self._common(ArtifactKind.SCHEDULE, i)
+        name = f"{topic}-nightly-{i:02d}"
+        trigger: dict[str, Any] = ({"triggerType": "Cron", "expression": f"{i % 60} 2 * * *", "timeZone": "UTC"}
+                                   if i % 2 == 0 else
+                                   {"triggerType": "Recurrence", "frequency": "Day", "interval": 1,
+                                    "schedule": {"hours": [3], "minutes": [i % 60]}, "timeZone": "UTC"})
+        batch = self.out[ArtifactKind.BATCH_ENDPOINT]
+        scoring = f"azureml://datastores/{SEEDED_DATASTORES[0]}/paths/{topic}/scoring/"
+        action: dict[str, Any]
+        if i % 3 == 2 and batch:
+            action = {"actionType": "InvokeBatchEndpoint", "endpointInvocationDefinition": {
+                "endpoint": f"{PORTABLE_SCOPE}/batchEndpoints/{self.rng.choice(batch).name}",
+                "inputs": {"data": {"type": "uri_folder", "path": scoring}}}}
+        else:
+            action = {"actionType": "CreateJob", "jobDefinition": {
+                "jobType": "Command", "experimentName": f"{topic}-nightly",
+                "command": "python train.py --data ${{inputs.raw}}",
+                "computeId": f"{PORTABLE_SCOPE}/computes/{self.rng.choice(COMPUTES)}",
+                "environmentId": self._arm(ArtifactKind.ENVIRONMENT, "environments"),
+                "codeId": self._arm(ArtifactKind.CODE, "codes"),
+                "inputs": {"raw": {"jobInputType": "uri_folder", "uri": scoring}},
+                "outputs": {}, "tags": {}, "properties": {}, "environmentVariables": {}}}
+        props = {"displayName": f"{topic} nightly", "description": description, "tags": tags, "properties": {},
+                 "isEnabled": i % 4 != 3, "trigger": trigger, "action": action}
+        return Artifact(ArtifactKind.SCHEDULE, name, None, {"properties": props})
+
+
+def _traffic(deployments: list[str]) -> dict[str, int]:
+    """Blue/green: the first deployment takes most of the traffic, each other one 10%."""
+    if not deployments:
+        return {}
+    shares = {name: 10 for name in deployments[1:]} if len(deployments) <= 10 else {}
+    if not shares and len(deployments) > 1:
+        shares = {name: 100 // len(deployments) for name in deployments[1:]}
+    return {deployments[0]: 100 - sum(shares.values()), **shares}

@@ -5,7 +5,8 @@ A flip is a compare-and-swap on the entity's ETag. The caller carries the ``gene
 never flip again (or back): its expectation no longer matches. Replaying our own flip (an
 activity retried after its write landed) is recognised and reported as success, no write.
 
-Clients follow flips through ``resolve_active_hub`` / ``ml_client_for_active_hub``.
+Clients follow flips through ``resolve_active_hub`` / ``ml_client_for_active_hub``, and scoring
+clients through ``scoring_uri_for_active_hub`` (an endpoint's URI in the active hub).
 """
 
 from __future__ import annotations
@@ -187,6 +188,7 @@ class ActiveHubResolver:
         self.ttl = ttl
         self._clock = clock
         self._cache: dict[str, tuple[float, HubRef]] = {}
+        self._uris: dict[tuple[str, str, str], tuple[float, str]] = {}
         self._lock = threading.Lock()
 
     def resolve(self, pair: str) -> HubRef:
@@ -214,6 +216,31 @@ class ActiveHubResolver:
 
     def ml_client(self, pair: str, credential: Any | None = None, **kwargs: Any) -> MLClient:
         return ml_client_for_hub(self.resolve(pair), credential, **kwargs)
+
+    def scoring_uri(self, pair: str, endpoint: str, *, batch: bool = False, credential: Any | None = None,
+                    **kwargs: Any) -> str:
+        """The scoring URI of ``endpoint`` (online, or batch) in the pair's active hub.
+
+        Each hub gives an endpoint its own URI (its region is in the host name), so a caller that follows
+        the pointer asks here instead of keeping one. One GET of the endpoint in the active hub, cached with
+        the active hub for ``ttl`` seconds. Keys are never read: authenticate with Entra ID or fetch them
+        from Key Vault.
+        """
+        hub = self.resolve(pair)
+        if hub.backend != "azureml":
+            raise ValueError(f"hub {hub.name!r} is {hub.backend}: it has no scoring URIs")
+        key = (hub.name, "batch" if batch else "online", endpoint)
+        now = self._clock()
+        with self._lock:
+            hit = self._uris.get(key)
+        if hit is not None and now < hit[0]:
+            return hit[1]
+        client = ml_client_for_hub(hub, credential, **kwargs)
+        found = (client.batch_endpoints if batch else client.online_endpoints).get(endpoint)
+        uri = str(found.scoring_uri)
+        with self._lock:
+            self._uris[key] = (now + self.ttl, uri)
+        return uri
 
 
 def ml_client_for_hub(hub: HubRef, credential: Any | None = None, **kwargs: Any) -> MLClient:
@@ -253,3 +280,10 @@ def ml_client_for_active_hub(pair: str, credential: Any | None = None, *,
                              resolver: ActiveHubResolver | None = None, **kwargs: Any) -> MLClient:
     """An MLClient for the pair's active hub: notebooks and services follow a flip without redeploying."""
     return (resolver or default_resolver()).ml_client(pair, credential, **kwargs)
+
+
+def scoring_uri_for_active_hub(pair: str, endpoint: str, *, batch: bool = False, credential: Any | None = None,
+                               resolver: ActiveHubResolver | None = None, **kwargs: Any) -> str:
+    """The scoring URI of ``endpoint`` in the pair's active hub: a scoring client follows a flip."""
+    return (resolver or default_resolver()).scoring_uri(pair, endpoint, batch=batch, credential=credential,
+                                                         **kwargs)
