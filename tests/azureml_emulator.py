@@ -11,7 +11,7 @@ new, 200 on update) and the emulator adds what the service adds (provisioning st
 identity principals). It refuses what the service refuses: a deployment under a missing endpoint (404),
 traffic or a default deployment naming a deployment that does not exist or is still provisioning,
 traffic that does not add up to 100 (400). ``provisioning_reads`` keeps new ones "Creating" for that many
-GETs. ``add_resource`` stores a published example body verbatim.
+GETs.
 
 Also: a call log (method, path, api-version, body) for assertions, and fault injection
 (status, headers, how many times) so error mapping is tested through the real pipeline,
@@ -251,11 +251,6 @@ class AzureMLEmulator(LocalTransport):
         """PUTs that reached the workspace (not answered by a fault) and that it accepted: the write counter."""
         return len([c for c in self.calls_matching("PUT", path_regex)
                     if not c.faulted and (c.status is None or c.status < 300)])
-
-    def add_resource(self, path: str, body: dict[str, Any]) -> None:
-        """Store ``body`` (e.g. a published example response) verbatim at the workspace-relative ``path``."""
-        with self._lock:
-            self.resources[path.lower().rstrip("/")] = copy.deepcopy(body)
 
     def resource(self, path: str) -> dict[str, Any] | None:
         """The stored resource at ``path`` (admin read: no provisioning countdown, not logged)."""

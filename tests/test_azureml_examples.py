@@ -33,6 +33,7 @@ from failover.domain.model import (
     KNOWN_JOB_STATUSES,
     TERMINAL_JOB_STATUSES,
     UNDETERMINED_JOB_STATUSES,
+    VERSIONED_KINDS,
     Artifact,
     ArtifactKind,
 )
@@ -188,7 +189,7 @@ def test_a_component_spec_without_type_is_reported_and_the_others_listed() -> No
     emulator = AzureMLEmulator("hub-primary")
     emulator.load_example("2024-01-01-preview/Workspace/ComponentVersion/list.json",
                           "/components/placeholder/versions/1")
-    seeded = [a for a in seed_artifacts(14, random.Random(42)) if a.kind is not ArtifactKind.CONNECTION]
+    seeded = [a for a in seed_artifacts(14, random.Random(42)) if a.kind in VERSIONED_KINDS]
     for artifact in seeded:
         hub(emulator).put_asset(artifact)
     listed = hub(emulator).list_assets(ArtifactKind.COMPONENT)
@@ -437,7 +438,9 @@ def test_catalog_sync_names_what_azure_ml_cannot_parse_and_catalogs_everything_e
     assert [(u["key"], u["kept_previous"]) for u in report.unreadable] == [
         ("component:placeholder:1", False), ("job:sweep-2025", False)]
     assert report.jobs == 6  # the interrupted ones of the examples (not Failed, not CancelRequested)
-    assert report.artifacts == {"environment": 1, "code": 1, "data": 1, "component": 0, "model": 1, "connection": 2}
+    assert report.artifacts == {"environment": 1, "code": 1, "data": 1, "component": 0, "model": 1, "connection": 2,
+                                "online_endpoint": 0, "batch_endpoint": 0, "online_deployment": 0,
+                                "batch_deployment": 0, "schedule": 0}
     snapshot = store.read("east")
     assert snapshot is not None
     command = next(j for j in snapshot.job_records() if j.name == "command-get")

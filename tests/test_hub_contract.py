@@ -25,6 +25,7 @@ from failover.domain.model import (
     NON_TERMINAL_JOB_STATUSES,
     TAG_GENERATION,
     TAG_SOURCE_JOB,
+    VERSIONED_KINDS,
     Artifact,
     ArtifactKind,
     JobRecord,
@@ -260,7 +261,7 @@ def test_an_unreadable_item_is_named_and_everything_else_listed(hubs: HubPair) -
     for job in jobs:
         hubs.set_status(job.name, "Running")
     hubs.plant_unreadable("job", "unparsable-sweep")
-    artifacts = [a for a in _artifacts() if a.kind is not ArtifactKind.CONNECTION]
+    artifacts = [a for a in _artifacts() if a.kind in VERSIONED_KINDS]
     for artifact in artifacts:
         hubs.primary.put_asset(artifact)
     hubs.plant_unreadable("component", "unparsable_component")

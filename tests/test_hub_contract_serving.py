@@ -17,7 +17,14 @@ from failover.domain.ports import ErrorCategory, HubError, WriteOutcome
 from failover.domain.serving import creation_form, state_form, with_schedule_enabled
 from failover.hubs.azureml_hub import AzureMLHub
 from failover.hubs.simulated_seed import seed_artifacts
-from tests.azureml_emulator import RESOURCE_GROUP, SUBSCRIPTION, AzureMLEmulator, Fault, FixedTokenCredential, example
+from tests.azureml_emulator import (
+    RESOURCE_GROUP,
+    SUBSCRIPTION,
+    AzureMLEmulator,
+    Fault,
+    FixedTokenCredential,
+    example_request,
+)
 from tests.test_hub_contract import HubPair, hub_pair, recreate
 
 SERVING = (ArtifactKind.ONLINE_ENDPOINT, ArtifactKind.BATCH_ENDPOINT, ArtifactKind.ONLINE_DEPLOYMENT,
@@ -174,7 +181,7 @@ def test_published_examples_are_cataloged_and_recreated_field_for_field(
         kind: ArtifactKind, name: str, served: dict[str, str], create_request: str) -> None:
     primary, secondary = AzureMLEmulator("hub-primary"), AzureMLEmulator("hub-secondary")
     for path, source in served.items():
-        primary.add_resource(path, example(source))
+        primary.load_example(source, path)
     (cataloged,) = _azureml(primary).list_assets(kind)
     assert cataloged.name == name
     props = cataloged.spec["properties"]
@@ -182,12 +189,12 @@ def test_published_examples_are_cataloged_and_recreated_field_for_field(
     assert "principalId" not in str(cataloged.spec)  # identities keep their type and ids, not principals
 
     if kind is ArtifactKind.ONLINE_DEPLOYMENT:  # its endpoint exists on the target, as recovery orders it
-        secondary.add_resource("/onlineEndpoints/string", example(served["/onlineEndpoints/string"]))
+        secondary.load_example(served["/onlineEndpoints/string"], "/onlineEndpoints/string")
     if kind is ArtifactKind.BATCH_DEPLOYMENT:
-        secondary.add_resource("/batchEndpoints/string", example(served["/batchEndpoints/string"]))
+        secondary.load_example(served["/batchEndpoints/string"], "/batchEndpoints/string")
     assert _azureml(secondary).put_asset(creation_form(cataloged, None, warm=False)) is WriteOutcome.CREATED
     (put,) = secondary.calls_matching("PUT", ".")
-    request = example(create_request, "request")
+    request = example_request(create_request)
     if kind is not ArtifactKind.SCHEDULE:  # a tracked resource: created in the target's region
         assert put.body.pop("location") == secondary.location == "westeurope"
         assert request.pop("location") == "string"
@@ -199,7 +206,7 @@ def test_published_examples_are_cataloged_and_recreated_field_for_field(
 def test_a_schedule_the_sdk_entity_layer_drops_is_cataloged() -> None:
     """azure-ai-ml's schedules.list skips InvokeBatchEndpoint schedules (printing a line): not this adapter."""
     primary = AzureMLEmulator("hub-primary")
-    primary.add_resource("/schedules/string", example("2024-01-01-preview/Schedule/get.json"))
+    primary.load_example("2024-01-01-preview/Schedule/get.json", "/schedules/string")
     hub = _azureml(primary)
     assert list(hub.ml.schedules.list(list_view_type="All")) == []  # what the entity layer would give
     (schedule,) = hub.list_assets(ArtifactKind.SCHEDULE)
@@ -211,9 +218,8 @@ def test_a_schedule_the_sdk_entity_layer_drops_is_cataloged() -> None:
 
 def test_endpoint_keys_are_never_read_or_cataloged() -> None:
     primary = AzureMLEmulator("hub-primary")
-    body = example("2024-01-01-preview/Workspace/OnlineEndpoint/get.json")
+    (body,) = primary.load_example("2024-01-01-preview/Workspace/OnlineEndpoint/get.json", "/onlineEndpoints/string")
     body["properties"]["keys"] = {"primaryKey": "do-not-catalog", "secondaryKey": "do-not-catalog"}
-    primary.add_resource("/onlineEndpoints/string", body)
     (endpoint,) = _azureml(primary).list_assets(ArtifactKind.ONLINE_ENDPOINT)
     assert "do-not-catalog" not in str(endpoint.spec)
     assert not [c for c in primary.calls if c.method == "POST"]  # no listKeys / token call

@@ -14,7 +14,7 @@ from failover.domain.serving import creation_form
 from failover.hubs.azureml_hub import AzureMLHub
 from failover.stores.pointer import ActiveHubResolver, PointerStore, scoring_uri_for_active_hub
 from replayhost.azurite import AzuriteEndpoints
-from tests.azureml_emulator import RESOURCE_GROUP, SUBSCRIPTION, AzureMLEmulator, FixedTokenCredential, example
+from tests.azureml_emulator import RESOURCE_GROUP, SUBSCRIPTION, AzureMLEmulator, FixedTokenCredential, example_request
 from tests.local_transport import LocalTransport
 
 
@@ -47,7 +47,7 @@ def _workspace(workspace: str, region: str) -> AzureMLEmulator:
     for kind, name, source in (
             (ArtifactKind.ONLINE_ENDPOINT, "churn", "2024-01-01-preview/Workspace/OnlineEndpoint/createOrUpdate.json"),
             (ArtifactKind.BATCH_ENDPOINT, "churn-batch", "2024-04-01/Workspace/BatchEndpoint/createOrUpdate.json")):
-        endpoint = Artifact(kind, name, None, example(source, "request"))
+        endpoint = Artifact(kind, name, None, example_request(source))
         assert hub.put_asset(creation_form(endpoint, None, warm=False)) is WriteOutcome.CREATED
     return emulator
 
