@@ -58,8 +58,13 @@ def interrupted_jobs(jobs: Iterable[JobRecord], pair: HubPair) -> list[JobRecord
 
 def plan_failover(config: FailoverConfig, pair_name: str, *, pointer: Any, snapshot: Any | None,
                   target: str | None, require_approval: bool, primary_reachable: bool,
-                  now: datetime) -> dict[str, Any]:
-    """Stage 1: where the pointer is, where it should go, and what there is to recover."""
+                  now: datetime, catalog_error: str | None = None) -> dict[str, Any]:
+    """Stage 1: where the pointer is, where it should go, and what there is to recover.
+
+    ``snapshot`` is the active hub's catalog (possibly a fallback: its ``describe`` says so), None
+    when there is none, and ``catalog_error`` why none could be read. A flip-only (hot-hot)
+    failover needs no catalog: without one it goes on, and the plan says why there is none.
+    """
     pair = config.pair(pair_name)
     target = target or pointer.standby
     hub_names = {pair.primary.name, pair.secondary.name}
@@ -72,7 +77,7 @@ def plan_failover(config: FailoverConfig, pair_name: str, *, pointer: Any, snaps
         "chunk_size": pair.policy.chunk_size, "recover": pair.mode != "hot-hot",
         "artifact_kinds": [k.value for k in pair.policy.artifact_kinds],
         "primary_reachable": primary_reachable,
-        "catalog": {"snapshot": None, "taken_at": None, "age_seconds": None},
+        "catalog": {"snapshot": None, "taken_at": None, "age_seconds": None, "fallback": None, "missing": None},
         "inventory": {"jobs": 0, "artifacts": {k.value: 0 for k in pair.policy.artifact_kinds}},
     }
     if target not in hub_names:
@@ -80,9 +85,12 @@ def plan_failover(config: FailoverConfig, pair_name: str, *, pointer: Any, snaps
     if target == pointer.active:
         return {**base, "noop": True}
     if snapshot is None:
-        return {**base, "error": f"no catalog snapshot for hub {pointer.active!r}: run a catalog sync first"}
-    base["catalog"] = {"snapshot": snapshot.name, "taken_at": snapshot.taken_at.isoformat(),
-                       "age_seconds": round((now - snapshot.taken_at).total_seconds(), 3)}
+        missing = catalog_error or f"no catalog snapshot for hub {pointer.active!r}: run a catalog sync first"
+        if base["recover"]:
+            return {**base, "error": missing}
+        base["catalog"]["missing"] = f"{missing} (not needed: a {pair.mode} failover only flips the pointer)"
+        return base
+    base["catalog"] = {**snapshot.describe(now), "missing": None}
     base["inventory"] = {
         "jobs": len(interrupted_jobs(snapshot.job_records(), pair)),
         "artifacts": {k.value: len(snapshot.artifact_list(k)) for k in pair.policy.artifact_kinds},
