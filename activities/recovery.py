@@ -30,7 +30,8 @@ def recreate_artifacts(payload: dict[str, Any]) -> dict[str, Any]:
     items = chunk(ordered, int(payload["chunk"]), int(payload["chunk_size"]))
     remember = partial(svc.journal.remember, payload["run"], f"{kind.value}-{payload['chunk']}")
     return {"kind": kind.value, **recreate(svc.hub(payload["target"]), items, dry_run=bool(payload["dry_run"]),
-                                           concurrency=pair.policy.max_concurrency, remember=remember)}
+                                           concurrency=pair.policy.max_concurrency, remember=remember,
+                                           secrets=svc.secrets(pair.name))}
 
 
 @bp.activity_trigger(input_name="payload")
@@ -43,5 +44,5 @@ def resubmit_jobs(payload: dict[str, Any]) -> dict[str, Any]:
     primary = svc.hub(payload["source"]) if payload.get("primary_reachable") else None
     return resubmit(svc.hub(payload["target"]), primary, jobs, generation=int(payload["generation"]),
                     compute_map=compute_map_from(pair, payload["source"]), dry_run=bool(payload["dry_run"]),
-                    concurrency=pair.policy.max_concurrency,
+                    concurrency=pair.policy.max_concurrency, secrets=svc.secrets(pair.name),
                     remember=partial(svc.journal.remember, payload["run"], f"jobs-{payload['chunk']}"))

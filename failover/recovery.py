@@ -26,6 +26,8 @@ from failover.domain.model import (
     resubmission_name,
 )
 from failover.domain.ports import ErrorCategory, HubClient, HubError
+from failover.domain.secret_map import SecretResolver, SecretsUnresolved, catalog_form
+from failover.domain.secrets import scrub
 from failover.hubs.hub_retry import call_hub
 from failover.hubs.hub_specs import is_anonymous_component
 
@@ -178,13 +180,20 @@ def _parallel(items: Sequence[T], work: Callable[[T], str], concurrency: int) ->
         return list(pool.map(work, items))
 
 
-def _error(item: str, exc: HubError) -> dict[str, str]:
-    return {"item": item, "error": f"{exc.category.value}: {exc}"}
+def _error(item: str, exc: HubError | SecretsUnresolved) -> dict[str, str]:
+    category = exc.category.value if isinstance(exc, HubError) else "secrets"
+    return {"item": item, "error": scrub(f"{category}: {exc}")}  # results land in history, reports, audit
+
+
+_NO_SECRETS = SecretResolver()  # nothing mapped: an item that needs a secret fails by name
 
 
 def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_run: bool, concurrency: int,
-                       remember: Remember = _no_journal) -> dict[str, Any]:
-    """Stage 5, one chunk: classify each artifact on the target (name/version/hash), then write the absent ones."""
+                       remember: Remember = _no_journal, secrets: SecretResolver = _NO_SECRETS) -> dict[str, Any]:
+    """Stage 5, one chunk: classify each artifact on the target (name/version/hash), then write the absent ones.
+
+    Hashes compare in catalog form (secrets as markers), and a secret the catalog withheld is
+    resolved from the pair's mapping before the write, or the artifact fails by name."""
     connections: dict[str, Artifact] | None = None
 
     def state(artifact: Artifact) -> str:
@@ -200,7 +209,8 @@ def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_
                 existing = call_hub(partial(target.get_asset, artifact.kind, artifact.name, artifact.version))
         except HubError as exc:
             return "absent" if exc.category is ErrorCategory.NOT_FOUND else "unknown"
-        return "present" if existing.content_hash == artifact.content_hash else "conflict"
+        same = artifact.content_hash in (existing.content_hash, catalog_form(existing).content_hash)
+        return "present" if same else "conflict"
 
     def classify() -> dict[str, Any]:
         if any(a.kind is ArtifactKind.CONNECTION for a in artifacts):
@@ -218,13 +228,18 @@ def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_
             counts["failed"] += 1
             errors.append({"item": artifact.key, "error": f"exists on {target.hub_id} with other content"})
         elif dry_run:
-            counts["recreated"] += 1  # would be recreated
+            try:
+                secrets.artifact(artifact, fetch=False)
+                counts["recreated"] += 1  # would be recreated
+            except SecretsUnresolved as exc:
+                counts["failed"] += 1
+                errors.append(_error(artifact.key, exc))
 
     def write(artifact: Artifact) -> str:
         put = target.put_connection if artifact.kind is ArtifactKind.CONNECTION else target.put_asset
         try:
-            call_hub(partial(put, artifact))
-        except HubError as exc:
+            call_hub(partial(put, secrets.artifact(artifact)))
+        except (HubError, SecretsUnresolved) as exc:
             errors.append(_error(artifact.key, exc))
             return "failed"
         return "recreated"  # created now, or by an earlier run of this chunk: absent when the run began
@@ -237,8 +252,9 @@ def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_
 
 def resubmit_jobs(target: HubClient, primary: HubClient | None, jobs: Sequence[JobRecord], *,
                   generation: int, compute_map: dict[str, str], dry_run: bool, concurrency: int,
-                  remember: Remember = _no_journal) -> dict[str, Any]:
-    """Stage 6, one chunk: deterministic names, looked up before created; compute map applied."""
+                  remember: Remember = _no_journal, secrets: SecretResolver = _NO_SECRETS) -> dict[str, Any]:
+    """Stage 6, one chunk: deterministic names, looked up before created; compute map applied; secrets
+    the catalog withheld resolved from the pair's mapping, or the job fails by name (never a placeholder)."""
 
     def state(job: JobRecord) -> str:
         if primary is not None and _finished_on_primary(primary, job):
@@ -255,20 +271,25 @@ def resubmit_jobs(target: HubClient, primary: HubClient | None, jobs: Sequence[J
     states: list[str] = (classify() if dry_run else remember(classify))["states"]
     counts = {"expected": len(jobs), "resubmitted": 0, "already_present": 0, "failed": 0, "skipped": 0}
     errors: list[dict[str, str]] = []
-    for found in states:
+    for job, found in zip(jobs, states, strict=True):
         if found == "present":
             counts["already_present"] += 1
         elif found == "skipped":
             counts["skipped"] += 1
         elif dry_run:
-            counts["resubmitted"] += 1  # would be resubmitted
+            try:
+                secrets.job(job, fetch=False)
+                counts["resubmitted"] += 1  # would be resubmitted
+            except SecretsUnresolved as exc:
+                counts["failed"] += 1
+                errors.append(_error(job.name, exc))
 
     def submit(job: JobRecord) -> str:
         compute = compute_map.get(job.compute, job.compute) if job.compute else None
         try:
-            call_hub(partial(target.submit_job, job, new_name=resubmission_name(job.name, generation),
+            call_hub(partial(target.submit_job, secrets.job(job), new_name=resubmission_name(job.name, generation),
                              compute=compute, tags={TAG_SOURCE_JOB: job.name, TAG_GENERATION: str(generation)}))
-        except HubError as exc:
+        except (HubError, SecretsUnresolved) as exc:
             errors.append(_error(job.name, exc))
             return "failed"
         return "resubmitted"

@@ -50,7 +50,7 @@ from failover.domain.ports import (
 from failover.hubs.azureml_assets import UnreadableSpec, asset_body, asset_spec, connection_body, connection_spec
 from failover.hubs.azureml_jobs import carried_over, job_record, put_back, without_nulls
 from failover.hubs.hub_errors import to_hub_error
-from failover.hubs.hub_specs import ensure_no_secrets, retarget_arm_ids
+from failover.hubs.hub_specs import ensure_no_placeholders, ensure_no_secrets, retarget_arm_ids
 
 T = TypeVar("T")
 
@@ -141,6 +141,7 @@ class AzureMLHub:
 
     def submit_job(self, source: JobRecord, *, new_name: str, compute: str | None,
                    tags: dict[str, str]) -> SubmitResult:
+        ensure_no_placeholders(f"{self._hub_id}: job {new_name}", source.spec, source.tags)
         if self._exists(new_name):
             return SubmitResult(new_name, WriteOutcome.ALREADY_PRESENT)
         job, source_props = self._resubmission(source, new_name, compute, tags)
@@ -270,6 +271,7 @@ class AzureMLHub:
             raise HubError(ErrorCategory.PERMANENT, f"{self._hub_id}: {key} can't be read: {exc}") from None
 
     def put_asset(self, artifact: Artifact) -> WriteOutcome:
+        ensure_no_placeholders(f"{self._hub_id}: {artifact.key}", artifact.spec)
         if artifact.kind is ArtifactKind.CONNECTION:
             return self.put_connection(artifact)
         if not artifact.version:
@@ -335,6 +337,7 @@ class AzureMLHub:
     def put_connection(self, connection: Artifact) -> WriteOutcome:
         if connection.kind is not ArtifactKind.CONNECTION:
             raise HubError(ErrorCategory.PERMANENT, f"put_connection got a {connection.kind.value}")
+        ensure_no_placeholders(f"{self._hub_id}: {connection.key}", connection.spec)
         ensure_no_secrets(connection)
         body = connection_body(connection.spec)
         return self._put(connection, lambda: self.ml.connections._operation.create(
