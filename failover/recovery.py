@@ -181,7 +181,7 @@ def _parallel(items: Sequence[T], work: Callable[[T], str], concurrency: int) ->
 
 
 def _error(item: str, exc: HubError | SecretsUnresolved) -> dict[str, str]:
-    category = exc.category.value if isinstance(exc, HubError) else "secrets"
+    category = exc.category.value if isinstance(exc, HubError) else "unresolved"
     return {"item": item, "error": scrub(f"{category}: {exc}")}  # results land in history, reports, audit
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from failover.domain.requests import FailoverRequest
+from failover.domain.secrets import scrub
 
 MAX_REPORTED_ERRORS = 50
 
@@ -65,7 +66,7 @@ class FailoverRun:
 
     def error(self, where: str, message: str) -> None:
         if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append({"where": where, "error": message[:500]})
+            self.errors.append({"where": where, "error": scrub(message)[:500]})
         else:
             self.errors_dropped += 1
 

@@ -61,7 +61,7 @@ def _snake(name: str) -> str:
 
 def is_secret_name(name: str) -> bool:
     """Whether a field (or environment variable, or command-line flag) of this name holds a secret."""
-    words = [w for w in re.split(r"[_\-.\s]+", _snake(name)) if w]
+    words = [w for w in re.split(r"[^a-z0-9]+", _snake(name)) if w]
     if not words:
         return False
     last = words[-1]
@@ -130,6 +130,8 @@ def _assignment_is_secret(match: re.Match[str]) -> bool:
     value = match.group("s").strip("\"'")
     if not value or not is_secret_name(match.group("name")) or _REFERENCE.match(value) or is_marker(value):
         return False
+    if value.lower() in ("bearer", "basic"):
+        return False  # "Authorization: Bearer <token>": the token is the secret (auth_header)
     # prose ("Password: see the vault") is not a credential
     return not (match.re is _ASSIGNMENT and match.group("sep") == ":" and len(value) < 6)
 
@@ -290,6 +292,15 @@ def scrub(text: str) -> str:
         out.append(text[at:max(at, start)] + "***")
         at = end
     return "".join(out) + text[at:]
+
+
+def scrub_all(value: Any) -> Any:
+    """``value`` (a report, an audit detail) with every string scrubbed; the shape is kept."""
+    if isinstance(value, dict):
+        return {k: scrub_all(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_all(v) for v in value]
+    return scrub(value) if isinstance(value, str) else value
 
 
 def secret_fields(value: Any, path: str = "") -> list[str]:
