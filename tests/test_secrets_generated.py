@@ -220,8 +220,8 @@ def _failover(pair: str) -> dict[str, Any]:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                  HealthCheck.data_too_large])
 @given(inventory=inventories())
-def test_no_generated_secret_reaches_any_blob_or_table(private_azurite: AzuriteEndpoints,
-                                                       inventory: tuple[list[JobRecord], list[Artifact], Planted]) -> None:
+def test_no_generated_secret_reaches_any_blob_or_table(
+        private_azurite: AzuriteEndpoints, inventory: tuple[list[JobRecord], list[Artifact], Planted]) -> None:
     jobs, artifacts, planted = inventory
     conn = private_azurite.connection_string
     tag = uuid.uuid4().hex[:8]
