@@ -209,7 +209,8 @@ def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_
                 existing = call_hub(partial(target.get_asset, artifact.kind, artifact.name, artifact.version))
         except HubError as exc:
             return "absent" if exc.category is ErrorCategory.NOT_FOUND else "unknown"
-        same = artifact.content_hash in (existing.content_hash, catalog_form(existing).content_hash)
+        same = (existing.content_hash == artifact.content_hash
+                or catalog_form(existing).content_hash == artifact.content_hash)
         return "present" if same else "conflict"
 
     def classify() -> dict[str, Any]:

@@ -25,6 +25,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -59,6 +60,7 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
+@lru_cache(maxsize=8192)  # field names repeat across thousands of specs; they are names, never values
 def is_secret_name(name: str) -> bool:
     """Whether a field (or environment variable, or command-line flag) of this name holds a secret."""
     words = [w for w in re.split(r"[^a-z0-9]+", _snake(name)) if w]
@@ -101,6 +103,10 @@ _ASSIGNMENT = re.compile(
     r"(?P<s>\"[^\"]*\"|'[^']*'|[^\s;&,\"'})]+)")
 _FLAG = re.compile(r"(?<![\w-])--?(?P<name>[A-Za-z][\w-]*)(?:=|\s+)(?P<s>[^\s-]\S*)")
 _KEYISH_RUN = re.compile(r"[A-Za-z0-9+/]{32,}={0,2}")
+# Every shape above needs one of these (lowercased): one search rules out most values at once.
+_HINTS = re.compile(
+    r"://[^\s]*@|sig=|bearer\s|basic\s|-----begin|sk-|[rs]k_|gh[pousr]_|github_pat_|glpat-|hf_|xox|npm_|akia|aiza|eyj"
+    r"|pass|pwd|secret|token|key|cred|auth|cookie|conn|signature|(?<![a-z])(?:pat|sas|sig)(?![a-z])")
 _WORD_RUN = re.compile(r"[a-z]{3,}|[A-Z]{3,}")
 # Values that point at a secret instead of holding one: keep them.
 _REFERENCE = re.compile(r"^(?:@Microsoft\.KeyVault\(.*\)|\$\{\{[^}]*\}\}|\$\{[A-Za-z_][\w.]*\})$", re.S)
@@ -155,6 +161,9 @@ def secret_kind(value: str) -> str | None:
     """Why this text holds a secret ("url_credentials", "sas", ...), or None. Never looks at names."""
     if is_marker(value) or _REFERENCE.match(value):
         return None
+    if not _HINTS.search(value.lower()):  # the common case: one search, no secret possible but a generated key
+        keyish = len(value) >= 32 and any(_key_shaped(m.group()) for m in _KEYISH_RUN.finditer(value))
+        return "key_shape" if keyish else None
     return next((kind for kind, _, _ in _secret_spans(value)), None)
 
 
