@@ -188,6 +188,18 @@ def _error(item: str, exc: HubError | SecretsUnresolved) -> dict[str, str]:
 _NO_SECRETS = SecretResolver()  # nothing mapped: an item that needs a secret fails by name
 
 
+def _dry_run(item: str, check: Callable[[], object], counts: dict[str, int], would: str,
+             errors: list[dict[str, str]]) -> None:
+    """A dry run counts an item it would write, or as failed when its secrets aren't mapped (no Key Vault read)."""
+    try:
+        check()
+    except SecretsUnresolved as exc:
+        counts["failed"] += 1
+        errors.append(_error(item, exc))
+        return
+    counts[would] += 1
+
+
 def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_run: bool, concurrency: int,
                        remember: Remember = _no_journal, secrets: SecretResolver = _NO_SECRETS) -> dict[str, Any]:
     """Stage 5, one chunk: classify each artifact on the target (name/version/hash), then write the absent ones.
@@ -229,12 +241,7 @@ def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_
             counts["failed"] += 1
             errors.append({"item": artifact.key, "error": f"exists on {target.hub_id} with other content"})
         elif dry_run:
-            try:
-                secrets.artifact(artifact, fetch=False)
-                counts["recreated"] += 1  # would be recreated
-            except SecretsUnresolved as exc:
-                counts["failed"] += 1
-                errors.append(_error(artifact.key, exc))
+            _dry_run(artifact.key, partial(secrets.artifact, artifact, fetch=False), counts, "recreated", errors)
 
     def write(artifact: Artifact) -> str:
         put = target.put_connection if artifact.kind is ArtifactKind.CONNECTION else target.put_asset
@@ -278,12 +285,7 @@ def resubmit_jobs(target: HubClient, primary: HubClient | None, jobs: Sequence[J
         elif found == "skipped":
             counts["skipped"] += 1
         elif dry_run:
-            try:
-                secrets.job(job, fetch=False)
-                counts["resubmitted"] += 1  # would be resubmitted
-            except SecretsUnresolved as exc:
-                counts["failed"] += 1
-                errors.append(_error(job.name, exc))
+            _dry_run(job.name, partial(secrets.job, job, fetch=False), counts, "resubmitted", errors)
 
     def submit(job: JobRecord) -> str:
         compute = compute_map.get(job.compute, job.compute) if job.compute else None
