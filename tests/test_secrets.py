@@ -17,6 +17,7 @@ from failover.domain.ports import ErrorCategory, HubError
 from failover.domain.secret_map import SecretResolver, SecretsUnresolved
 from failover.domain.secrets import (
     LEGACY_PLACEHOLDER,
+    MARKER_PREFIX,
     Finding,
     is_secret_name,
     needs,
@@ -289,3 +290,31 @@ def test_unresolved_secrets_name_every_reference_of_the_item() -> None:
     message = str(raised.value)
     assert "HF_TOKEN held a secret" in message and "DB_PASS held a secret" in message
     assert "set secrets.key_vault" in message
+
+
+def test_the_azure_ml_adapter_gets_key_vaults_value_and_never_a_placeholder(vault: KeyVaultEmulator) -> None:
+    """Through the real azure-ai-ml SDK (its REST calls answered by the Azure ML emulator)."""
+    from tests.test_hub_contract import _azureml_pair
+
+    pair = _azureml_pair()
+    assert pair.emulators is not None
+    secondary_ws, secondary = pair.emulators[1], pair.secondary
+    (source,) = pair.add_source_jobs(1, seed=4)
+    spec = json.loads(json.dumps(source.spec))
+    spec["properties"]["environmentVariables"] = {"HF_TOKEN": "hf_primary_value_123", "LOG_LEVEL": "info"}
+    cataloged = JobRecord(source.name, source.status, source.experiment_name, source.compute, redact(spec),
+                          source.tags)
+
+    with pytest.raises(HubError, match="placeholder"):  # a caller that skipped resolution
+        secondary.submit_job(cataloged, new_name="direct-fo1", compute=None, tags={})
+    assert secondary_ws.calls == []
+    unmapped = resubmit_jobs(secondary, None, [cataloged], generation=1, compute_map={}, dry_run=False,
+                             concurrency=1, secrets=SecretResolver("ml"))
+    assert unmapped["failed"] == 1 and secondary_ws.calls_matching("PUT", "^/jobs/") == []
+
+    mapped = resubmit_jobs(secondary, None, [cataloged], generation=2, compute_map={}, dry_run=False,
+                           concurrency=1, secrets=_resolver(vault, map={"HF_TOKEN": "hf-token"}))
+    assert mapped["resubmitted"] == 1, mapped["errors"]
+    (put,) = secondary_ws.calls_matching("PUT", "^/jobs/")
+    assert put.body["properties"]["environmentVariables"] == {"HF_TOKEN": "hf_from_key_vault", "LOG_LEVEL": "info"}
+    assert MARKER_PREFIX not in json.dumps(put.body) and "hf_primary_value_123" not in json.dumps(put.body)

@@ -336,12 +336,18 @@ def default_resolver(env: Mapping[str, str] | None = None) -> ActiveHubResolver:
         if _default_resolver is None:
             from failover.domain.config import load_config
             from failover.domain.settings import Settings
-            from failover.stores.storage import secondary_table_service, table_service
+            from failover.stores.storage import StorageNotConfigured, secondary_table_service, table_service
 
             settings = Settings.from_env(env)
+            try:
+                secondary: PointerStore | None = PointerStore.from_service(
+                    secondary_table_service(settings, **RESOLVER_CLIENT_OPTIONS))
+            except StorageNotConfigured as exc:  # e.g. a SAS-only connection string: no account to derive from
+                log.warning("pointer resolver: no secondary endpoint (%s)", exc)
+                secondary = None
             _default_resolver = ActiveHubResolver(
                 load_config(env), PointerStore.from_service(table_service(settings, **RESOLVER_CLIENT_OPTIONS)),
-                secondary=PointerStore.from_service(secondary_table_service(settings, **RESOLVER_CLIENT_OPTIONS)))
+                secondary=secondary)
         return _default_resolver
 
 
