@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 from failover.domain.model import TAG_SOURCE_JOB, ArtifactKind
+from failover.domain.secret_map import catalog_form
 from failover.recovery import interrupted_jobs
 from failover.services import services
 from rehearsal.scenario import Scenario
@@ -25,10 +26,12 @@ def verify(scenario: Scenario, report: dict[str, Any]) -> dict[str, Any]:
     interrupted = interrupted_jobs(snapshot.job_records(), pair)
     missing_jobs = [j.name for j in interrupted if per_source.get(j.name, 0) == 0] if recovered else []
 
-    present = {(a.kind, a.name, a.version): a.content_hash
+    # In catalog form: an artifact recreated with a secret from Key Vault matches its cataloged marker.
+    present = {(a.kind, a.name, a.version): catalog_form(a).content_hash
                for kind in ArtifactKind if kind is not ArtifactKind.CONNECTION
                for a in scenario.secondary.list_assets(kind)}
-    present.update({(c.kind, c.name, c.version): c.content_hash for c in scenario.secondary.list_connections()})
+    present.update({(c.kind, c.name, c.version): catalog_form(c).content_hash
+                    for c in scenario.secondary.list_connections()})
     missing = [a.key for kind in pair.policy.artifact_kinds for a in snapshot.artifact_list(kind)
                if present.get((a.kind, a.name, a.version)) != a.content_hash]
 
