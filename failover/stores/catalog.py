@@ -38,7 +38,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettin
 from failover.domain.config import FailoverConfig, HubRef
 from failover.domain.model import Artifact, ArtifactKind, JobRecord, content_hash
 from failover.domain.ports import HubClient, UnreadableItem, unreadable_of
-from failover.domain.secrets import Finding, redact
+from failover.domain.secrets import Finding, redact, scrub
 
 if TYPE_CHECKING:
     from failover.domain.settings import Settings
@@ -352,9 +352,9 @@ def _gather(client: HubClient, pair: str, config: FailoverConfig, taken_at: str,
     unreadable: list[dict[str, Any]] = []
 
     def report(item: UnreadableItem, kept: bool) -> None:
-        log.warning("catalog %s: %s can't be read (%s)%s", pair, item.key, item.reason,
+        log.warning("catalog %s: %s can't be read (%s)%s", pair, item.key, scrub(item.reason),
                     "; the last sync's copy is kept" if kept else "")
-        unreadable.append({**item.to_dict(), "kept_previous": kept})
+        unreadable.append({**item.to_dict(), "reason": scrub(item.reason), "kept_previous": kept})
 
     listed_jobs = client.list_jobs(statuses=sorted(wanted))
     jobs = []
