@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from azure.core.credentials import AzureNamedKeyCredential
+from azure.core.exceptions import ServiceRequestError
 from azure.data.tables import TableClient
 
 from failover.domain.config import FailoverConfig
@@ -28,6 +29,7 @@ from failover.stores.pointer import (
 from failover.stores.storage import secondary_table_service, table_service
 from replayhost.azurite import Azurite, AzuriteEndpoints
 from tests.key_vault_emulator import StaticTokenCredential
+from tests.local_transport import LocalTransport
 
 
 def hub(name: str) -> dict:
@@ -169,3 +171,38 @@ def test_a_pair_without_a_pointer_resolves_to_its_primary_from_either_endpoint(a
                                  secondary=PointerStore.from_service(secondary_table_service(settings), unique_name))
     answer = resolver.resolution("ml")
     assert (answer.hub.name, answer.generation, answer.source) == ("east", 0, PointerSource.SECONDARY)
+
+
+class _Refusing(LocalTransport):
+    """A primary endpoint that refuses every connection, counting the attempts."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def send(self, request, **kwargs):  # type: ignore[no-untyped-def,override]
+        self.attempts += 1
+        raise ServiceRequestError("connection refused")
+
+
+def test_a_failed_endpoint_is_skipped_for_a_while_and_the_change_is_logged_once(
+        azurite: AzuriteEndpoints, unique_name: str, caplog: pytest.LogCaptureFixture) -> None:
+    flip(PointerStore(TableClient.from_connection_string(azurite.connection_string, unique_name)), 1)
+    refusing = _Refusing()
+    primary = PointerStore(TableClient(azurite.table_url, unique_name, credential=KEY, transport=refusing,
+                                       **RESOLVER_CLIENT_OPTIONS))
+    secondary = PointerStore.from_service(secondary_table_service(
+        Settings.from_env({"DR_STORAGE_CONNECTION": azurite.connection_string})), unique_name)
+    clock = Clock()
+    resolver = ActiveHubResolver(CONFIG, primary, ttl=10.0, clock=clock, secondary=secondary, retry_after=30.0)
+    with caplog.at_level("WARNING", logger="failover.stores.pointer"):
+        assert resolver.resolution("ml").source is PointerSource.SECONDARY
+        assert refusing.attempts == 2  # one try and one retry (RESOLVER_CLIENT_OPTIONS), then the secondary
+        clock.now += 11  # cache expired, primary still in its 30 s penalty: no client waits on it
+        answer = resolver.resolution("ml")
+        assert answer.source is PointerSource.SECONDARY and refusing.attempts == 2
+        assert "primary: skipped" in answer.errors[0]
+        clock.now += 25  # past the penalty: the primary is tried again
+        resolver.resolution("ml")
+        assert refusing.attempts == 4
+    changes = [r.getMessage() for r in caplog.records]
+    assert len(changes) == 1 and changes[0].startswith("pointer ml: now answered by secondary")

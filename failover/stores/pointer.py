@@ -232,14 +232,18 @@ class ActiveHubResolver:
     """
 
     def __init__(self, config: FailoverConfig, store: PointerStore, *, ttl: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic, secondary: PointerStore | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, secondary: PointerStore | None = None,
+                 retry_after: float = 30.0) -> None:
         self.config = config
         self.store = store
         self.secondary = secondary
         self.ttl = ttl
+        self.retry_after = retry_after  # an endpoint that failed is skipped this long: no client waits on it
         self._clock = clock
         self._cache: dict[str, tuple[float, _Answer]] = {}
         self._known: dict[str, _Answer] = {}  # last-known-good: the newest generation seen
+        self._down_until: dict[PointerSource, float] = {}
+        self._served_from: dict[str, PointerSource] = {}
         self._lock = threading.Lock()
 
     def resolve(self, pair: str) -> HubRef:
@@ -253,8 +257,13 @@ class ActiveHubResolver:
         if hit is not None and now < hit[0]:
             return self._aged(hit[1], now)
         answer = self._read(pair, now)
+        source, errors = answer.resolution.source, "; ".join(answer.resolution.errors)
         with self._lock:
             self._cache[pair] = (now + self.ttl, answer)
+            changed = self._served_from.get(pair, PointerSource.PRIMARY) is not source
+            self._served_from[pair] = source
+        if changed:  # once per change of source, not once per cache refresh
+            log.warning("pointer %s: now answered by %s%s", pair, source.value, f" ({errors})" if errors else "")
         return self._aged(answer, now)
 
     def _read(self, pair: str, now: float) -> _Answer:
@@ -266,6 +275,11 @@ class ActiveHubResolver:
         if self.secondary is not None:
             sources.append((PointerSource.SECONDARY, self.secondary))
         for source, store in sources:
+            with self._lock:
+                down_until = self._down_until.get(source, 0.0)
+            if now < down_until:
+                errors.append(f"{source.value}: skipped for {down_until - now:.0f} s more after a failure")
+                continue
             try:
                 pointer = store.read(pair)
                 active, generation = pointer.active, pointer.generation
@@ -273,6 +287,8 @@ class ActiveHubResolver:
                 active, generation = pair_config.primary.name, 0
             except AzureError as exc:
                 errors.append(f"{source.value}: {_why(exc)}")
+                with self._lock:
+                    self._down_until[source] = now + self.retry_after
                 continue
             if known is not None and generation < known.resolution.generation:
                 errors.append(f"{source.value}: generation {generation} is older than generation "
@@ -282,13 +298,10 @@ class ActiveHubResolver:
                                         _utc_iso(datetime.now(UTC)), 0.0, tuple(errors)), now)
             with self._lock:
                 self._known[pair] = answer
-            if errors:
-                log.warning("pointer %s: answered by the %s endpoint (%s)", pair, source.value, "; ".join(errors))
             return answer
         if known is None:
             raise PointerUnavailable(f"pointer of pair {pair!r}: no endpoint answered ({'; '.join(errors)}) "
                                      "and this process has no earlier answer")
-        log.warning("pointer %s: serving the last-known-good answer (%s)", pair, "; ".join(errors))
         served = replace(known.resolution, source=PointerSource.LAST_KNOWN_GOOD, errors=tuple(errors))
         return _Answer(served, known.at)
 
@@ -326,7 +339,7 @@ _default_lock = threading.Lock()
 # Clients ask on every call: a failing endpoint must fail fast (the secondary and the
 # last-known-good are the fallback), not after azure-core's default retries.
 RESOLVER_CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 1, "retry_backoff_factor": 0.2,
-                                           "connection_timeout": 3, "read_timeout": 5}
+                                           "connection_timeout": 2, "read_timeout": 4}
 
 
 def default_resolver(env: Mapping[str, str] | None = None) -> ActiveHubResolver:
