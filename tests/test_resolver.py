@@ -196,13 +196,13 @@ def test_a_failed_endpoint_is_skipped_for_a_while_and_the_change_is_logged_once(
     resolver = ActiveHubResolver(CONFIG, primary, ttl=10.0, clock=clock, secondary=secondary, retry_after=30.0)
     with caplog.at_level("WARNING", logger="failover.stores.pointer"):
         assert resolver.resolution("ml").source is PointerSource.SECONDARY
-        assert refusing.attempts == 2  # one try and one retry (RESOLVER_CLIENT_OPTIONS), then the secondary
+        assert refusing.attempts == 1  # no SDK retry (RESOLVER_CLIENT_OPTIONS): the secondary is the retry
         clock.now += 11  # cache expired, primary still in its 30 s penalty: no client waits on it
         answer = resolver.resolution("ml")
-        assert answer.source is PointerSource.SECONDARY and refusing.attempts == 2
+        assert answer.source is PointerSource.SECONDARY and refusing.attempts == 1
         assert "primary: skipped" in answer.errors[0]
         clock.now += 25  # past the penalty: the primary is tried again
         resolver.resolution("ml")
-        assert refusing.attempts == 4
+        assert refusing.attempts == 2
     changes = [r.getMessage() for r in caplog.records]
     assert len(changes) == 1 and changes[0].startswith("pointer ml: now answered by secondary")

@@ -336,10 +336,9 @@ _default_resolver: ActiveHubResolver | None = None
 _default_lock = threading.Lock()
 
 
-# Clients ask on every call: a failing endpoint must fail fast (the secondary and the
-# last-known-good are the fallback), not after azure-core's default retries.
-RESOLVER_CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 1, "retry_backoff_factor": 0.2,
-                                           "connection_timeout": 2, "read_timeout": 4}
+# Clients ask on every call: a failing endpoint must fail fast, not after azure-core's default
+# retries. No SDK retry: the next source (secondary, then last-known-good) is the retry.
+RESOLVER_CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 0, "connection_timeout": 2, "read_timeout": 3}
 
 
 def default_resolver(env: Mapping[str, str] | None = None) -> ActiveHubResolver:
