@@ -83,7 +83,7 @@ def test_a_corrupt_newest_snapshot_is_skipped_and_the_report_says_which_was_used
     assert good is not None
     # A later sync wrote a newer snapshot, then storage damaged it.
     scenario.primary.set_faults("")
-    scenario.primary.set_job_status(scenario.primary.list_jobs()[0].name, "Completed")
+    scenario.primary.set_job_status(good.job_records()[0].name, "Completed")  # leaves the catalog
     from failover.stores.catalog import sync_catalog
 
     newer = sync_catalog(scenario.config, opts.pair, lambda ref: services().hub(ref.name), services().catalog)

@@ -167,8 +167,9 @@ def test_a_pair_without_a_pointer_resolves_to_its_primary_from_either_endpoint(a
                                                                                unique_name: str) -> None:
     settings = settings_with(azurite, f"http://127.0.0.1:{closed_port()}/{azurite.account}",
                              f"{azurite.table_url}-secondary")
-    resolver = ActiveHubResolver(CONFIG, PointerStore.from_service(table_service(settings), unique_name),
-                                 secondary=PointerStore.from_service(secondary_table_service(settings), unique_name))
+    resolver = ActiveHubResolver(
+        CONFIG, PointerStore.from_service(table_service(settings, **RESOLVER_CLIENT_OPTIONS), unique_name),
+        secondary=PointerStore.from_service(secondary_table_service(settings, **RESOLVER_CLIENT_OPTIONS), unique_name))
     answer = resolver.resolution("ml")
     assert (answer.hub.name, answer.generation, answer.source) == ("east", 0, PointerSource.SECONDARY)
 
