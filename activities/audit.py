@@ -1,8 +1,13 @@
-"""Stage 7: the audit record of a run (its report: ids, counts, outcome; no specs, no secrets)."""
+"""Stage 7: the audit record of a run (its report: ids, counts, outcome; no specs, no secrets).
+
+The same call settles the pair state: ``last_failover``, the run claim its starter wrote, and
+the cooldown when the pointer moved (in force until an operator acknowledges it). Idempotent:
+the audit row is keyed by the run, the pair-state write sets the same values again.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import azure.durable_functions as df
@@ -21,10 +26,9 @@ def record_audit(payload: dict[str, Any]) -> dict[str, Any]:
                               outcome=str(report.get("outcome")), detail=report)
     pointer = report.get("pointer") or {}
     moved = (pointer.get("generation_after") or 0) > (pointer.get("generation_before") or 0)
-    # A pointer that moved starts the cooldown: no automatic failover until an operator acknowledges.
-    cooldown = timedelta(minutes=svc.config.pair(payload["pair"]).policy.cooldown_minutes) if moved else None
-    svc.pair_state.record_failover(payload["pair"], instance_id=payload["instance_id"],
-                                   outcome=str(report.get("outcome")), target=pointer.get("target"),
+    svc.pair_state.record_failover(payload["pair"], instance_id=payload["instance_id"], run=key,
+                                   outcome=str(report.get("outcome")), reason=str(report.get("outcome_reason") or ""),
+                                   target=pointer.get("target"),
                                    completed_at=datetime.fromisoformat(report["timeline"]["completed_at"]),
-                                   cooldown=cooldown)
+                                   moved=moved, claim=payload.get("claim"))
     return {"recorded": True, "at": record.at}

@@ -34,12 +34,13 @@ def pair_view(svc: Services, pair_name: str, now: datetime) -> dict[str, Any]:
         "health": {hub.name: state.streak(hub.name).to_dict() for hub in (pair.primary, pair.secondary)},
         "last_failover": state.last_failover,
         "last_decision": state.last_decision,
-        "cooldown": {
-            "until": state.cooldown_until.isoformat() if state.cooldown_until else None,
-            "in_force": state.in_cooldown(now),
+        "cooldown": {  # set by a failover that moved the pointer; only an acknowledgement lifts it
+            "since": state.cooldown_since.isoformat() if state.cooldown_since else None,
+            "in_force": state.in_cooldown(),
             "acknowledged_by": state.acknowledged_by or None,
             "acknowledged_at": state.acknowledged_at.isoformat() if state.acknowledged_at else None,
         },
+        "run_claim": state.claim.to_dict() if state.claim else None,
         "failback": {"threshold": pair.policy.probe_success_threshold_for_failback,
                      "original_primary_successes": state.streak(pair.primary.name).successes},
         "catalog": catalog_age(svc, active, now),

@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--seed", type=int, default=7, help="seed of the inventory and the faults")
     drill.add_argument("--mode", choices=("hot-hot", "hot-warm", "hot-cold"), default="hot-warm")
     drill.add_argument("--faults", default="", type=_fault_spec,
-                       help='faults on the secondary, e.g. "latency_ms=20,throttle=0.1,flaky=0.05"')
+                       help='faults on the secondary, e.g. "latency_ms=20,throttle=0.1,flaky=0.05"; '
+                            '"only=list_computes+get_asset" limits them to those calls')
     drill.add_argument("--crash-at", type=_positive, default=0, metavar="K",
                        help="SIGKILL the orchestration process after K activities, then resume from Azurite")
     drill.add_argument("--approval", choices=("approve", "reject", "timeout"), default="approve",

@@ -107,7 +107,7 @@ def _status_row(view: dict[str, Any]) -> list[str]:
     age = catalog.get("age_seconds")
     return [view["pair"], view["mode"], pointer.get("active", "?"), str(pointer.get("generation", "?")), health,
             f"{last.get('outcome')} -> {last.get('target')}" if last else "-",
-            f"until {cooldown['until']}" if cooldown["in_force"] else "-",
+            f"since {cooldown['since']}" if cooldown["in_force"] else "-",
             f"{age:.0f} s" if isinstance(age, int | float) else "never synced"]
 
 
@@ -122,8 +122,13 @@ def _detail(view: dict[str, Any]) -> Table:
                       if streak.get("last_at") else "never probed")
     last = view.get("last_failover")
     table.add_row("last failover", f"{last['outcome']} -> {last.get('target')} at {last.get('completed_at')}"
-                  if last else "-")
-    table.add_row("cooldown", f"until {cooldown['until']}" if cooldown["in_force"] else "none")
+                  + (f": {last['reason']}" if last.get("reason") else "") if last else "-")
+    decision = view.get("last_decision")
+    if decision:
+        verdict = "started" if decision.get("started") else "not started"
+        table.add_row("last decision", f"{decision.get('kind')} by {decision.get('requested_by')}: {verdict}: "
+                                       f"{decision.get('why')}")
+    table.add_row("cooldown", f"since {cooldown['since']}, until acknowledged" if cooldown["in_force"] else "none")
     failback = view.get("failback") or {}
     table.add_row("failback", f"{failback.get('original_primary_successes')}/{failback.get('threshold')} healthy "
                               "probes of the original primary")

@@ -2,7 +2,8 @@
 
 Deterministic: time from context.current_utc_datetime, ids from the input, order from the
 plan. It decides; activities do the I/O. Large inventories go out in chunks (one activity
-per chunk), so recovering N items costs O(N / chunk_size) history events, not O(N).
+per chunk), so recovering N items costs O(N / chunk_size) history events, not O(N). Every
+path, an activity failing after its retries included, ends through orchestrations/accounting.py.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import azure.durable_functions as df
 from failover.domain.model import RECOVERY_WAVES
 from failover.domain.requests import FailoverRequest
 from failover.domain.run import FailoverRun
+from orchestrations.accounting import Ending, accounted
 from orchestrations.approval_gate import approval_gate
 
 bp = df.Blueprint()
@@ -31,6 +33,12 @@ Orchestration = Generator[Any, Any, dict[str, Any]]
 def failover(context: df.DurableOrchestrationContext) -> Orchestration:
     request = FailoverRequest.model_validate(context.get_input())
     run = FailoverRun(context.instance_id, request, context.current_utc_datetime)
+    return (yield from accounted(context, run, _failover(context, run)))
+
+
+def _failover(context: df.DurableOrchestrationContext, run: FailoverRun) -> Generator[Any, Any, Ending]:
+    """The steps; each way out is (outcome, reason), and an exception is accounted for by the caller."""
+    request = run.request
     context.set_custom_status(run.enter("plan"))
 
     # 1. plan: config + pointer + catalog age
@@ -38,9 +46,9 @@ def failover(context: df.DurableOrchestrationContext) -> Orchestration:
         "pair": request.pair, "target": request.target, "require_approval": request.require_approval})
     run.take_plan(plan)
     if plan.get("error"):
-        return (yield from _finish(context, run, "aborted", plan["error"]))
+        return "aborted", plan["error"]
     if plan["noop"]:
-        return (yield from _finish(context, run, "succeeded", f"{plan['target']} is already active"))
+        return "succeeded", f"{plan['target']} is already active"
 
     # 2. readiness of the target: abort before any write
     context.set_custom_status(run.enter("readiness"))
@@ -49,13 +57,13 @@ def failover(context: df.DurableOrchestrationContext) -> Orchestration:
     if not readiness["ready"]:
         for reason in readiness["reasons"]:
             run.error("readiness", reason)
-        return (yield from _finish(context, run, "aborted", "target not ready: " + "; ".join(readiness["reasons"])))
+        return "aborted", "target not ready: " + "; ".join(readiness["reasons"])
 
     # 3. approval gate
     if plan["approval_required"] and not request.dry_run:
         verdict = yield from approval_gate(context, run, plan, ACTIVITY_RETRY)
         if verdict is not None:
-            return (yield from _finish(context, run, "aborted", verdict))
+            return "aborted", verdict
 
     # 4. flip the pointer, fenced by the generation read in stage 1
     generation = int(plan["generation"])
@@ -67,8 +75,7 @@ def failover(context: df.DurableOrchestrationContext) -> Orchestration:
         pointer = flip["pointer"]
         if flip["outcome"] == "refused_stale":
             run.error("flip", f"pointer is {pointer['active']} at generation {pointer['generation']}")
-            return (yield from _finish(context, run, "aborted",
-                                       "pointer moved since the plan was made (another failover won)"))
+            return "aborted", "pointer moved since the plan was made (another failover won)"
         run.pointer_after, run.generation_after = pointer["active"], int(pointer["generation"])
         run.flipped_at = context.current_utc_datetime
         generation = run.generation_after
@@ -79,8 +86,7 @@ def failover(context: df.DurableOrchestrationContext) -> Orchestration:
         yield from _resubmit_jobs(context, run, plan, generation, request.dry_run)
 
     failed = run.jobs["failed"] + sum(c["failed"] for c in run.artifacts.values())
-    return (yield from _finish(context, run, "succeeded" if failed == 0 else "failed",
-                               "" if failed == 0 else f"{failed} item(s) could not be recovered"))
+    return ("succeeded", "") if failed == 0 else ("failed", f"{failed} item(s) could not be recovered")
 
 
 def _scope(run: FailoverRun) -> dict[str, Any]:
@@ -150,13 +156,3 @@ def _each(context: df.DurableOrchestrationContext, tasks: list[Any],
             except Exception as exc:
                 outcomes.append((label, None, str(exc).split("\n")[0]))
         return outcomes
-
-
-def _finish(context: df.DurableOrchestrationContext, run: FailoverRun, outcome: str,
-            reason: str) -> Generator[Any, Any, dict[str, Any]]:
-    report = run.finish(outcome, context.current_utc_datetime, reason)
-    context.set_custom_status(run.status())
-    # 7. audit: the record is the report (counts and ids, no specs, no secrets)
-    yield context.call_activity_with_retry("record_audit", ACTIVITY_RETRY, {
-        "pair": run.request.pair, "instance_id": run.instance_id, "kind": "failover", "report": report})
-    return report

@@ -78,6 +78,11 @@ class DrillConsole:
         head.add_row("pair / mode / trigger", f"{report.get('pair')} / {report.get('mode')} / {report.get('trigger')}")
         if report.get("outcome_reason"):
             head.add_row("reason", str(report["outcome_reason"]))
+        decisions = report.get("decisions") or []
+        if decisions:
+            started = next((d for d in decisions if d.get("start")), None)
+            head.add_row("detection", f"{len(decisions)} probe round(s): " + (
+                f"started: {started.get('why')}" if started else f"declined: {decisions[-1].get('why')}"))
         head.add_row("pointer", f"{pointer.get('before')} (gen {pointer.get('generation_before')}) -> "
                                 f"{pointer.get('after')} (gen {pointer.get('generation_after')})")
         catalog = report.get("catalog") or {}

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from failover.domain.health import decide_failover
 from failover.domain.ports import HubClient, HubError
 from failover.domain.requests import APPROVAL_EVENT, FailoverRequest, Trigger
+from failover.domain.run import FailoverRun
 from failover.hubs.simulated_fault import FaultConfig
 from failover.services import services
 from failover.stores.pair_state import HubStreak
@@ -44,21 +46,42 @@ def _answers(hub: HubClient) -> bool:
     return True
 
 
-def detect(scenario: Scenario, clock: SkippingClock, console: DrillConsole) -> Any:
-    """Probe both hubs on the (skipped) schedule until the decision says fail over."""
+@dataclass
+class Detection:
+    decided: bool
+    at: datetime
+    decisions: list[dict[str, Any]]
+
+
+def detect(scenario: Scenario, clock: SkippingClock, console: DrillConsole) -> Detection:
+    """Probe both hubs on the (skipped) schedule until the decision says fail over, or give up."""
     pair = scenario.config.pair(scenario.pair)
     primary, secondary = HubStreak(), HubStreak()
+    decisions: list[dict[str, Any]] = []
     for _ in range(pair.policy.probe_failure_threshold + 5):
         primary = primary.after(_answers(scenario.primary), clock.now())
         secondary = secondary.after(_answers(scenario.secondary), clock.now())
         decision = decide_failover(primary=primary, secondary=secondary,
                                    threshold=pair.policy.probe_failure_threshold, auto_failover=pair.auto_failover,
-                                   failover_running=False, cooldown_until=None, now=clock.now())
+                                   failover_running=False, cooldown_since=None)
         console.probe(primary.failures, secondary.successes, decision.why)
+        decisions.append({"at": clock.now().isoformat(), "primary_failures": primary.failures,
+                          "standby_successes": secondary.successes, "start": decision.start, "why": decision.why})
         if decision.start:
-            return clock.now()
+            return Detection(True, clock.now(), decisions)
         clock.advance_to(clock.now() + PROBE_INTERVAL)
-    raise RuntimeError("detection never decided to fail over: the primary did not look down")
+    return Detection(False, clock.now(), decisions)
+
+
+def _not_started(scenario: Scenario, request: FailoverRequest, instance_id: str, detection: Detection
+                 ) -> dict[str, Any]:
+    """Detection declined: the report says so (outcome, reason, the decisions), through the run's own accounting."""
+    pair = scenario.config.pair(scenario.pair)
+    last = detection.decisions[-1]["why"] if detection.decisions else "no probe ran"
+    plan = {"pair": pair.name, "mode": pair.mode, "source": pair.primary.name, "target": pair.secondary.name,
+            "generation": scenario.generation_before}
+    reason = f"detection declined to fail over after {len(detection.decisions)} probe rounds: {last}"
+    return FailoverRun(instance_id, request, detection.at).not_started(detection.at, reason, plan)
 
 
 def run_drill(options: DrillOptions, console: DrillConsole, json_path: Path | None = None,
@@ -91,13 +114,18 @@ def rehearse(options: DrillOptions, console: DrillConsole, conn: str) -> tuple[i
     if options.faults:
         scenario.secondary.set_faults(options.faults)
     console.step("primary taken down" + (f"; secondary faults: {options.faults}" if options.faults else ""))
-    detected_at = detect(scenario, clock, console)
+    detection = detect(scenario, clock, console)
 
     request = FailoverRequest(
         pair=scenario.pair, trigger=Trigger.TIMER, reason="drill: primary failed consecutive probes",
         requested_by="hubfailover-drill", dry_run=options.dry_run, drill=options.drill_only,
-        require_approval=options.require_approval, outage_at=outage_at, detected_at=detected_at)
+        require_approval=options.require_approval, outage_at=outage_at,
+        detected_at=detection.at if detection.decided else None)
     instance_id = scenario.config.pair(scenario.pair).instance_id
+    if not detection.decided:
+        console.step("detection declined: no failover was started")
+        return _finish_report(scenario, options, _not_started(scenario, request, instance_id, detection),
+                              detection, killed=False)
     task_hub = f"drill{scenario.pair}"
     payload = request.model_dump(mode="json")
     killed = bool(options.crash_at) and crash_and_restart(conn, task_hub, instance_id, payload, options.crash_at,
@@ -116,9 +144,17 @@ def rehearse(options: DrillOptions, console: DrillConsole, conn: str) -> tuple[i
         host.stop()
     assert status is not None
     report: dict[str, Any] = status.output if isinstance(status.output, dict) else {
-        "instance_id": instance_id, "outcome": "failed", "errors": [{"where": "orchestrator",
-                                                                    "error": str(status.output)}]}
+        "instance_id": instance_id, "outcome": "failed", "outcome_reason": f"the orchestration ended "
+        f"{status.runtime_status.value}: {str(status.output)[:300]}",
+        "errors": [{"where": "orchestrator", "error": str(status.output)}]}
     report["history"] = {"episodes": status.episodes, "events": status.history_events}
+    return _finish_report(scenario, options, report, detection, killed=killed)
+
+
+def _finish_report(scenario: Scenario, options: DrillOptions, report: dict[str, Any], detection: Detection, *,
+                   killed: bool) -> tuple[int, dict[str, Any]]:
+    report.setdefault("history", {"episodes": 0, "events": 0})
+    report["decisions"] = detection.decisions
     scenario.secondary.clear_faults()  # read back what is there, not what a fault hides
     report["verification"] = verify(scenario, report)
     report["catalog_sync"] = scenario.catalog_taken
@@ -207,6 +243,11 @@ def run_drill_command(args: Any) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(stopped.exit_code)  # worker threads may be blocked on the storage just stopped
+    except Exception as exc:  # the drill's own machinery failed: a report that says so, never a traceback
+        _stop_children()
+        code, report = 1, {"outcome": "failed", "outcome_reason": f"the drill could not run: "
+                                                                  f"{type(exc).__name__}: {str(exc)[:500]}",
+                           "options": dict(vars(options)), "errors": [{"where": "drill", "error": str(exc)[:2000]}]}
     finally:
         azurite.stop()
     _publish(report, console, args.json)

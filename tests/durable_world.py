@@ -76,8 +76,28 @@ def world_options(**overrides: Any) -> DrillOptions:
     return replace(base, **overrides)
 
 
+def reconfigure(world: World, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Change the world's pair config (e.g. alert_targets, auto_failover) the way a redeploy would:
+    FAILOVER_CONFIG rewritten, services rebuilt on their next use."""
+    import json
+    import os
+
+    from failover.domain import settings as app_settings
+    from failover.domain.config import parse_config
+    from failover.services import reset_services
+    from rehearsal.scenario import drill_config
+
+    config = drill_config(world.options)
+    edit(config["pairs"][0])
+    text = json.dumps(config)
+    os.environ[app_settings.FAILOVER_CONFIG] = text
+    world.scenario.config = parse_config(text, "test configuration")
+    reset_services()
+
+
 @contextmanager
-def durable_world(azurite: AzuriteEndpoints, clock: Clock | None = None, **overrides: Any) -> Iterator[World]:
+def durable_world(azurite: AzuriteEndpoints, clock: Clock | None = None, api: type[ManagementApi] = ManagementApi,
+                  **overrides: Any) -> Iterator[World]:
     """Skipping clock by default (timers fire at once); RealClock where a gate must really wait."""
     options = world_options(**overrides)
     scenario = prepare(options, azurite.connection_string)
@@ -86,10 +106,10 @@ def durable_world(azurite: AzuriteEndpoints, clock: Clock | None = None, **overr
     host = ReplayHost(app, store=AzureStorageStore(azurite.connection_string, f"w{options.pair}"),
                       clock=clock or SkippingClock(), delivery=Delivery(coalesce_ms=10))
     host.start_background()
-    api = ManagementApi(host)
-    api.start()
+    served = api(host)
+    served.start()
     try:
-        yield World(scenario, options, host, api)
+        yield World(scenario, options, host, served)
     finally:
-        api.stop()
+        served.stop()
         host.stop()

@@ -42,12 +42,13 @@ def test_the_sample_loads_and_is_documented() -> None:
     assert prod.approval_required is False and genai.approval_required is True  # derived from the mode
     assert genai.policy.artifact_kinds == [ArtifactKind.ENVIRONMENT, ArtifactKind.DATA, ArtifactKind.MODEL,
                                            ArtifactKind.CONNECTION]
-    assert config.pair_for_alert_target(prod.primary.arm_id.upper()) is prod
-    assert config.pair_for_alert_target("GENAI-EUS2-OPENAI-AVAILABILITY") is genai
-    assert config.pair_for_alert_target("something-else") is None
+    assert config.alert_target_hubs(prod.primary.arm_id.upper()) == [(prod, prod.primary.name)]
+    assert config.alert_target_hubs(prod.secondary.arm_id) == [(prod, prod.secondary.name)]  # the hub it names
+    assert config.alert_target_hubs("GENAI-EUS2-OPENAI-AVAILABILITY") == [(genai, genai.primary.name)]
+    assert config.alert_target_hubs("something-else") == []
     doc = (ROOT / "docs" / "configuration.md").read_text()
     for field in ["probe_failure_threshold", "compute_map", "alert_targets", "interrupted_statuses",
-                  "chunk_size", "log_query", "backend", "on_approval_timeout"]:
+                  "chunk_size", "log_query", "backend", "on_approval_timeout", "alert_max_age_minutes"]:
         assert f"`{field}`" in doc, field
 
 
@@ -148,7 +149,14 @@ BAD = [
      'pairs[1].alert_targets[0]: "rule-a" already maps to pair "ml"'),
     (_set("pairs", []), "pairs: list should have at least 1 item"),
     (_set("pairs.0.auto_failover", "yes"), 'pairs[0].auto_failover: input should be a valid boolean (got "yes")'),
-    (_set("pairs.0.policy.cooldown_minutes", "60"), 'pairs[0].policy.cooldown_minutes: input should be a valid'),
+    (_set("pairs.0.policy.alert_max_age_minutes", "60"),
+     'pairs[0].policy.alert_max_age_minutes: input should be a valid'),
+    (_set("pairs.0.policy.alert_max_age_minutes", 7 * 24 * 60 + 1),
+     "pairs[0].policy.alert_max_age_minutes: 10081 is not <= 10080"),
+    # the cooldown lost its timer: a config that still sets one is told what to do, not "unknown field"
+    (_set("pairs.0.policy.cooldown_minutes", 60),
+     "pairs[0].policy.cooldown_minutes: no longer used: the cooldown after a failover lasts until an operator "
+     "acknowledges it"),
 ]
 
 
@@ -163,7 +171,7 @@ def test_bad_config_names_the_field_and_value(edit, expected: str) -> None:
 
 def test_every_problem_is_reported_one_line_each() -> None:
     data = minimal()
-    data["pairs"][0]["policy"] = {"chunk_size": 0, "max_concurrency": 0, "cooldown_minutes": -1}
+    data["pairs"][0]["policy"] = {"chunk_size": 0, "max_concurrency": 0, "alert_max_age_minutes": 0}
     problems = problems_of(data)
     assert len(problems) == 3
     with pytest.raises(ConfigError) as info:

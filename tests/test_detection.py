@@ -19,20 +19,25 @@ from failover.domain.health import decide_failover
 from failover.services import services
 from failover.stores.pair_state import HubStreak
 from replayhost.azurite import AzuriteEndpoints
-from tests.durable_world import World, durable_world, entry_point, forget_sdk_session, run
+from tests.durable_world import World, durable_world, entry_point, forget_sdk_session, reconfigure, run
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def alert_body(world: World, *, condition: str = "Fired", alert_id: str | None = None,
                target: str | None = None) -> dict[str, Any]:
+    """A platform-initiated Resource Health alert on the pair's primary, fired now (the shape of
+    Microsoft's Resource Health test action; tests/test_alert_samples.py posts the samples themselves)."""
     pair = world.scenario.config.pair(world.scenario.pair)
     return {"schemaId": "azureMonitorCommonAlertSchema", "data": {"essentials": {
         "alertId": alert_id or f"/subscriptions/x/providers/Microsoft.AlertsManagement/alerts/{uuid.uuid4()}",
         "alertRule": "ml-workspace-unavailable", "severity": "Sev1", "signalType": "Activity Log",
         "monitorCondition": condition, "monitoringService": "Resource Health",
-        "alertTargetIDs": [target or pair.primary.arm_id.lower()], "firedDateTime": "2030-01-01T00:00:00Z",
-        "description": "workspace unavailable"}, "alertContext": {}}}
+        "alertTargetIDs": [target or pair.primary.arm_id.lower()], "firedDateTime": datetime.now(UTC).isoformat(),
+        "description": "workspace unavailable"}, "alertContext": {
+            "eventSource": "ResourceHealth", "status": "Active", "properties": {
+                "title": "We're sorry, your workspace is unavailable", "currentHealthStatus": "Unavailable",
+                "previousHealthStatus": "Available", "type": "Downtime", "cause": "PlatformInitiated"}}}}
 
 
 def post_alert(world: World, body: Any, *, close_session: bool = True) -> func.HttpResponse:
@@ -70,7 +75,7 @@ def test_no_start_unless_threshold_consecutive_failures(results: list[bool], thr
     for i, ok in enumerate(results):
         streak = streak.after(ok, NOW + timedelta(seconds=30 * i))
         decision = decide_failover(primary=streak, secondary=standby, threshold=threshold, auto_failover=True,
-                                   failover_running=False, cooldown_until=None, now=NOW)
+                                   failover_running=False, cooldown_since=None)
         run_of_failures = 0
         for earlier in reversed(results[: i + 1]):
             if earlier:
@@ -83,12 +88,12 @@ def test_every_guard_says_why() -> None:
     down = HubStreak(failures=5)
     up = HubStreak(successes=1)
     base = {"primary": down, "secondary": up, "threshold": 3, "auto_failover": True, "failover_running": False,
-            "cooldown_until": None, "now": NOW}
+            "cooldown_since": None}
     assert decide_failover(**base).start
     assert "standby" in decide_failover(**{**base, "secondary": HubStreak(failures=1)}).why
     assert "auto-failover is off" in decide_failover(**{**base, "auto_failover": False}).why
     assert "already running" in decide_failover(**{**base, "failover_running": True}).why
-    assert "cooldown" in decide_failover(**{**base, "cooldown_until": NOW + timedelta(minutes=1)}).why
+    assert "cooldown" in decide_failover(**{**base, "cooldown_since": NOW - timedelta(days=30)}).why  # no lapse
 
 
 # -- the probe timer, end to end ---------------------------------------------------------------
@@ -129,24 +134,39 @@ def test_unhealthy_standby_blocks_failover(azurite: AzuriteEndpoints) -> None:
 
 # -- the alert webhook -------------------------------------------------------------------------
 
-def test_fired_alert_starts_and_cooldown_holds_until_acknowledged(azurite: AzuriteEndpoints) -> None:
+def test_after_a_failover_an_alert_on_the_old_primary_never_fails_back_into_the_outage(
+        azurite: AzuriteEndpoints) -> None:
+    """Failover by alert; the cooldown holds (an alert on the new active hub is refused); acknowledged;
+    then a new alert on the old primary, now the standby and still down: no start, pointer unchanged,
+    the decision recorded with its reason."""
     with durable_world(azurite) as world:
+        pair = world.scenario.config.pair(world.scenario.pair)
         world.scenario.primary.set_faults("down=1")
         first = post_alert(world, alert_body(world))
         assert first.status_code == 202, first.get_body()
         wait_done(world)
-        state = services().pair_state.read(world.scenario.pair)
-        assert state.cooldown_until is not None and state.last_failover["outcome"] == "succeeded"
+        state = services().pair_state.read(pair.name)
+        assert state.cooldown_since is not None and state.last_failover["outcome"] == "succeeded"
+        pointer = services().pointers.read(pair.name)
+        assert (pointer.active, pointer.generation) == (pair.secondary.name, 1)
 
-        again = post_alert(world, alert_body(world))  # a new alert (new id) during the cooldown
-        assert again.status_code == 200
-        assert json.loads(again.get_body())["status"] == "not_started"
-        assert "cooldown" in json.loads(again.get_body())["why"]
+        on_new_active = post_alert(world, alert_body(world, target=pair.secondary.arm_id))
+        assert on_new_active.status_code == 200
+        assert "cooldown" in json.loads(on_new_active.get_body())["why"]
 
-        services().pair_state.acknowledge(world.scenario.pair, "oncall@example.com", datetime.now(UTC))
-        after_ack = post_alert(world, alert_body(world))
-        assert after_ack.status_code == 202
-        wait_done(world)
+        services().pair_state.acknowledge(pair.name, "oncall@example.com", datetime.now(UTC))
+        assert not services().pair_state.read(pair.name).in_cooldown()
+        on_old_primary = post_alert(world, alert_body(world))
+        answer = json.loads(on_old_primary.get_body())
+        assert on_old_primary.status_code == 200 and answer["status"] == "not_started", answer
+        assert f"about {pair.primary.name}, the standby" in answer["why"]
+        assert services().pointers.read(pair.name) == pointer  # not even its ETag moved
+        assert len(world.instances()) == 1
+        decision = services().pair_state.read(pair.name).last_decision
+        assert decision["started"] is False and decision["why"] == answer["why"]
+        assert decision["alert"]["hub"] == pair.primary.name
+        refused = [r for r in services().audit.list(pair.name, "alert") if r.outcome == "refused"]
+        assert refused[-1].detail["why"] == answer["why"]
 
 
 def test_redelivered_alert_is_answered_200_and_changes_nothing(azurite: AzuriteEndpoints) -> None:
@@ -178,22 +198,11 @@ def test_alert_storm_of_1000_concurrent_deliveries_starts_one_orchestration(azur
 
 def test_auto_failover_off_records_the_alert_only(azurite: AzuriteEndpoints) -> None:
     with durable_world(azurite) as world:
-        from rehearsal import scenario as scenario_module
-
-        pair = world.scenario.config.pair(world.scenario.pair)
-        config = json.loads(json.dumps(scenario_module.drill_config(world.options)))
-        config["pairs"][0]["auto_failover"] = False
-        import os
-
-        from failover.domain import settings as app_settings
-        from failover.services import reset_services
-
-        os.environ[app_settings.FAILOVER_CONFIG] = json.dumps(config)
-        reset_services()
+        reconfigure(world, lambda pair: pair.update(auto_failover=False))
         response = post_alert(world, alert_body(world))
         assert response.status_code == 200
         assert "auto-failover is off" in json.loads(response.get_body())["why"]
-        assert world.instances() == [] and pair.name == world.scenario.pair
+        assert world.instances() == []
 
 
 def test_unknown_target_is_4xx_and_audited(azurite: AzuriteEndpoints) -> None:
@@ -232,8 +241,10 @@ def test_generated_bad_alerts_never_start_anything(azurite: AzuriteEndpoints) ->
             st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
                          lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
                                                                                      max_size=4), max_leaves=12),
+            # null is a published value of severity, monitorCondition and alertRule (budget alerts): not bad
             st.sampled_from(["alertId", "severity", "monitorCondition", "firedDateTime", "alertRule"]).flatmap(
-                lambda key: st.one_of(st.none(), st.booleans(), st.lists(st.integers(), max_size=3)).map(
+                lambda key: st.one_of(st.booleans(), st.lists(st.integers(), max_size=3),
+                                      *([st.none()] if key in ("alertId", "firedDateTime") else [])).map(
                     lambda bad: {**valid, "data": {**valid["data"], "essentials": {
                         **valid["data"]["essentials"], key: bad}}})),
         ))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -12,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import patience
 
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE_LINE = re.compile(r"Azurite on 127\.0\.0\.1 \(blob (\d+), table (\d+)\)")
@@ -75,3 +78,19 @@ def test_sigkill_of_the_drill_still_stops_its_azurite() -> None:
     while listening(port) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not listening(port), "an orphaned Azurite kept running after its drill was SIGKILLed"
+
+
+def test_detection_declining_is_a_report_not_a_traceback(tmp_path: Path) -> None:
+    """A throttled standby never looks healthy: the drill says so, writes the report and exits 1."""
+    path = tmp_path / "report.json"
+    proc = drill("--faults", "throttle=1.0", "--jobs", "4", "--artifacts", "4", "--json", str(path))
+    out, _ = proc.communicate(timeout=patience(180))
+    assert proc.returncode == 1, out
+    assert "Traceback" not in out and "detection declined" in out
+    report = json.loads(path.read_text())
+    assert report["outcome"] == "aborted"
+    assert report["outcome_reason"].startswith("detection declined to fail over")
+    assert "standby did not pass its last probe" in report["outcome_reason"]
+    assert report["decisions"] and not any(d["start"] for d in report["decisions"])
+    assert report["pointer"]["generation_after"] == report["pointer"]["generation_before"] == 0
+    assert report["verification"]["pointer_ok"]

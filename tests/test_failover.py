@@ -198,3 +198,15 @@ def test_a_chunk_failing_after_its_retries_is_reported_and_the_run_goes_on(azuri
     for kind, counts in report["artifacts"].items():  # chunks already done before it went are kept
         assert counts["recreated"] + counts["already_present"] + counts["failed"] == counts["expected"], kind
     assert report["errors"] and all("chunk" in e["error"] for e in report["errors"])
+
+
+def test_a_run_ending_before_the_flip_is_reported_with_the_decisions(azurite: AzuriteEndpoints) -> None:
+    """Readiness throttled past its retries: the drill's report says aborted, why, and what detection decided."""
+    code, report, opts = drill(azurite, faults="throttle=1,retry_after=0,only=list_computes")
+    assert code == 1 and report["outcome"] == "aborted"
+    assert report["outcome_reason"].startswith("the readiness check failed after its retries")
+    assert "429" in report["outcome_reason"]
+    assert report["decisions"][-1]["start"] and "standby is healthy" in report["decisions"][-1]["why"]
+    pointer = services().pointers.read(opts.pair)
+    assert pointer.active == opts.primary and pointer.generation == 0
+    assert services().pair_state.read(opts.pair).last_failover["outcome"] == "aborted"

@@ -260,7 +260,7 @@ def test_10000_malformed_requests_are_4xx_and_start_nothing(hot_cold: tuple[Worl
     assert [s.instance_id for s in world.instances()] == [instance]  # only the deliberate one
     assert services().pointers.read(pair) == pointer_before
     after = services().pair_state.read(pair)
-    assert after.cooldown_until == state_before.cooldown_until is None
+    assert after.cooldown_since == state_before.cooldown_since is None
     assert not after.acknowledged_by and not state_before.acknowledged_by  # nobody acknowledged anything
     world.host.terminate(instance, "fuzz done")
 

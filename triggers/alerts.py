@@ -1,26 +1,36 @@
 """POST /api/alerts: Azure Monitor (Common Alert Schema) starts or records a failover.
 
-Fired -> start `failover` under the same guards as the probe; Resolved -> recorded.
-Redeliveries of the same alertId + monitorCondition are answered 200 and change nothing.
-Guard refusals are 200 too: a non-2xx would make the action group retry for nothing.
+What each kind of alert does is written in docs/alerts.md and decided in
+failover/domain/alerts.py: only a fresh failure signal about the pair's active hub goes on to
+the start guards (the same as the probe's); resolution notices, user-initiated or non-health
+events, stale alerts and alerts about the standby are recorded with their reason.
+Redeliveries (same delivery key) are answered 200 and change nothing. Guard refusals and
+recorded alerts are 200 too: a non-2xx would make the action group retry for nothing.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
-from failover.domain.alerts import AlertPayloadError, pair_for_alert, parse_alert
+from failover.domain.alerts import (
+    AlertPayloadError,
+    AlertSubject,
+    CommonAlert,
+    alert_subjects,
+    assess_alert,
+    parse_alert,
+)
 from failover.domain.health import Decision, decide_alert
 from failover.domain.requests import FailoverRequest, Trigger
-from failover.services import services
-from failover.stores.pair_state import PairState
-from triggers.starting import start_with
+from failover.services import Services, services
+from failover.stores.pointer import PointerNotFound
+from triggers.starting import StartFacts, start_with
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -39,45 +49,80 @@ async def alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
     except AlertPayloadError as exc:
         return _json(exc.status, {"error": str(exc), "field": exc.field})
     svc = services()
-    essentials = alert.essentials
     now = datetime.now(UTC)
-    pair = pair_for_alert(svc.config, alert)
-    if pair is None:
-        svc.audit.record(UNMAPPED, None, "alert_unmapped",
-                         actor=f"azure-monitor:{essentials.alertRule}", outcome="rejected",
-                         detail={"alert_id": essentials.alertId, "rule": essentials.alertRule,
-                                 "targets": essentials.alertTargetIDs})
-        return _json(404, {"error": "no hub pair is configured for this alert's targets or rule",
-                           "field": "data.essentials.alertTargetIDs"})
-    if not svc.alerts.claim(pair.name, essentials.alertId, essentials.monitorCondition, now):
-        return _json(200, {"status": "duplicate", "pair": pair.name})
+    subject = _subject(svc, alert)
+    partition, key = subject.pair.name if subject else UNMAPPED, alert.delivery_key()
+    if not svc.alerts.claim(partition, key, now):
+        if subject is None:
+            return _unmapped()
+        return _json(200, {"status": "duplicate", "pair": partition})
     try:
-        body = await _handle(client, pair.name, alert, now)
+        status, body = await _handle(client, alert, subject, now)
     except Exception:
-        svc.alerts.release(pair.name, essentials.alertId, essentials.monitorCondition)  # let the retry act
-        log.exception("alert %s for %s could not be handled", essentials.alertId, pair.name)
+        svc.alerts.release(partition, key)  # let the action group's retry act
+        log.exception("alert %s for %s could not be handled", alert.essentials.alertId, partition)
         return _json(503, {"error": "the alert could not be handled now; retry"})
-    svc.alerts.finish(pair.name, essentials.alertId, essentials.monitorCondition, body["status"])
-    return _json(202 if body["status"] == "started" else 200, body)
+    svc.alerts.finish(partition, key, str(body.get("status") or status))
+    try:
+        svc.alerts.purge_expired(partition, now)
+    except Exception:  # housekeeping: the next delivery tries again
+        log.warning("expired alert deliveries of %s were not purged", partition, exc_info=True)
+    return _json(status, body)
 
 
-async def _handle(client: df.DurableOrchestrationClient, pair_name: str, alert: Any, now: datetime) -> dict[str, Any]:
+def _unmapped() -> func.HttpResponse:
+    return _json(404, {"error": "no hub pair is configured for this alert's targets or rule",
+                       "field": "data.essentials.alertTargetIDs"})
+
+
+def _subject(svc: Services, alert: CommonAlert) -> AlertSubject | None:
+    """The pair (and hub) the alert is about; of several (a shared standby), the pair where that hub is active."""
+    subjects = alert_subjects(svc.config, alert)
+    if len(subjects) > 1:
+        for subject in subjects:
+            try:
+                if svc.pointers.read(subject.pair.name).active == subject.hub:
+                    return subject
+            except PointerNotFound:
+                continue
+    return subjects[0] if subjects else None
+
+
+def _describe(alert: CommonAlert) -> dict[str, Any]:
+    e = alert.essentials
+    return {"alert_id": e.alertId, "rule": e.alertRule, "monitoring_service": e.monitoringService,
+            "signal_type": e.signalType, "condition": e.monitorCondition, "severity": e.severity,
+            "fired_at": e.firedDateTime.isoformat(), "targets": e.targets[:10]}
+
+
+async def _handle(client: df.DurableOrchestrationClient, alert: CommonAlert, subject: AlertSubject | None,
+                  now: datetime) -> tuple[int, dict[str, Any]]:
     svc = services()
-    essentials = alert.essentials
-    actor = f"azure-monitor:{essentials.alertRule}"[:200]
-    if essentials.monitorCondition == "Resolved":
-        svc.audit.record(pair_name, f"{essentials.alertId}|Resolved", "alert_resolved", actor=actor,
-                         outcome="recorded", detail={"alert_id": essentials.alertId, "rule": essentials.alertRule})
-        return {"status": "recorded", "pair": pair_name}
-    pair = svc.config.pair(pair_name)
+    e = alert.essentials
+    actor = f"azure-monitor:{e.rule}"[:200]
+    if subject is None:
+        svc.audit.record(UNMAPPED, alert.delivery_key(), "alert_unmapped", actor=actor, outcome="rejected",
+                         detail=_describe(alert))
+        return 404, json.loads(_unmapped().get_body())
+    pair = subject.pair
+    assessment = assess_alert(alert, subject, now=now, max_age=timedelta(minutes=pair.policy.alert_max_age_minutes))
+    detail = {**_describe(alert), **assessment.to_dict(), "matched": subject.matched}
+    if not assessment.failure:
+        svc.audit.record(pair.name, alert.delivery_key(), "alert_recorded", actor=actor,
+                         outcome=assessment.verdict.value, detail=detail)
+        return 200, {"status": "recorded", "pair": pair.name, **assessment.to_dict()}
     request = FailoverRequest(pair=pair.name, trigger=Trigger.ALERT, requested_by=actor,
-                              reason=f"alert {essentials.alertRule} ({essentials.severity}): "
-                                     f"{essentials.description or essentials.signalType}"[:500],
-                              outage_at=essentials.firedDateTime, detected_at=now)
+                              reason=f"alert {e.rule} ({e.severity or 'no severity'}): {assessment.why}"[:500],
+                              outage_at=e.firedDateTime, detected_at=now)
 
-    def decide(running: bool, state: PairState, at: datetime) -> Decision:
-        return decide_alert(auto_failover=pair.auto_failover, failover_running=running,
-                            cooldown_until=state.cooldown_until, now=at)
+    def decide(facts: StartFacts) -> Decision:
+        standby = facts.pointer.standby
+        return decide_alert(hub=assessment.hub, active=facts.pointer.active, standby=standby,
+                            standby_streak=facts.state.streak(standby), auto_failover=pair.auto_failover,
+                            failover_running=facts.running, cooldown_since=facts.state.cooldown_since)
 
-    result = await start_with(client, request, decide, kind="alert", now=now)
-    return {"status": "started" if result.started else "not_started", "pair": pair.name, **result.to_dict()}
+    result = await start_with(client, request, decide, kind="alert", now=now, note={"alert": detail})
+    body = {"status": "started" if result.started else "not_started", "pair": pair.name, **result.to_dict(),
+            "kind": assessment.kind.value, "verdict": assessment.verdict.value, "hub": assessment.hub,
+            "signal": assessment.why}
+    return (202 if result.started else 200), body

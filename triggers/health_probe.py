@@ -18,8 +18,7 @@ from failover.domain.health import Decision, decide_failover
 from failover.domain.requests import FailoverRequest, Trigger
 from failover.hubs.probes import probe_pair
 from failover.services import services
-from failover.stores.pair_state import PairState
-from triggers.starting import StartResult, start_with
+from triggers.starting import StartFacts, StartResult, start_with
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -51,10 +50,13 @@ async def probe_and_decide(client: df.DurableOrchestrationClient, pair: HubPair,
         reason=f"{pointer.active} failed {active.failures} consecutive probes: {active.last_detail}"[:500],
         outage_at=active.failing_since, detected_at=now)
 
-    def decide(running: bool, current: PairState, at: datetime) -> Decision:
-        return decide_failover(primary=current.streak(pointer.active), secondary=current.streak(pointer.standby),
+    def decide(facts: StartFacts) -> Decision:
+        # Streaks are per hub, read against the pointer of the moment: after a failover the old
+        # primary is the standby, and its failures are no reason to fail over again.
+        active, standby = facts.pointer.active, facts.pointer.standby
+        return decide_failover(primary=facts.state.streak(active), secondary=facts.state.streak(standby),
                                threshold=pair.policy.probe_failure_threshold, auto_failover=pair.auto_failover,
-                               failover_running=running, cooldown_until=current.cooldown_until, now=at)
+                               failover_running=facts.running, cooldown_since=facts.state.cooldown_since)
 
     result: StartResult = await start_with(client, request, decide, kind="probe_decision", now=now)
     return {"pair": pair.name, "active": pointer.active, "active_failures": active.failures,

@@ -161,9 +161,9 @@ async def acknowledge_pair(req: func.HttpRequest, client: df.DurableOrchestratio
     svc, now = services(), datetime.now(UTC)
     before = svc.pair_state.read(pair.name)
     after = svc.pair_state.acknowledge(pair.name, actor.label, now)
-    lifted = before.in_cooldown(now)
+    lifted = before.in_cooldown()
     _audit(pair.name, "acknowledge", actor, "lifted" if lifted else "no_cooldown",
-           {"cooldown_until": before.cooldown_until.isoformat() if before.cooldown_until else None,
+           {"cooldown_since": before.cooldown_since.isoformat() if before.cooldown_since else None,
             "comment": body.comment})
     return _json(200, {"pair": pair.name, "cooldown_lifted": lifted, "acknowledged_by": after.acknowledged_by,
                        "acknowledged_at": now.isoformat()})

@@ -1,16 +1,24 @@
 """Starting the `failover` orchestration, behind the guards, from any trigger.
 
 Shared by the health probe, the alert webhook and the operator API. Singleton per pair
-(`failover-{pair}`): the running check here gives the caller a clear answer, and the
-Durable runtime's own refusal to restart a running instance closes the race between two
-callers that both saw "not running".
+(`failover-{pair}`). Checking the runtime and then calling ``start_new`` is not enough:
+Microsoft's singleton guidance says two callers that both saw "not running" can both be told
+"started" while one instance runs (Resource Health and Service Health fire for the same outage
+at once). So the decision and a run claim are written together, as one conditional write on
+the pair state, before ``start_new``: of N concurrent starters, one writes the claim and the
+others re-read, see it and are refused. The claim is released if ``start_new`` fails and
+settled by the run's audit activity when the run ends. A claim whose starter died before
+``start_new`` lapses after ``CLAIM_GRACE``; one whose run ended unaudited (terminated) is
+recognised by the claim token in the instance's input.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -19,12 +27,28 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 from failover.domain.health import Decision, decide_failback, decide_manual_start
 from failover.domain.requests import FailoverRequest, Trigger
 from failover.services import services
-from failover.stores.pair_state import PairState
+from failover.stores.pair_state import PairState, RunClaim
+from failover.stores.pointer import Pointer
 
 _ACTIVE = {OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending,
            OrchestrationRuntimeStatus.ContinuedAsNew}
 
-Decide = Callable[[bool, PairState, datetime], Decision]
+# False only in the test that shows the race the claim closes (tests/test_start_race.py).
+RUN_CLAIM = True
+CLAIM_GRACE = timedelta(minutes=5)  # start_new takes seconds; a claim this old whose run never began is stale
+
+
+@dataclass(frozen=True)
+class StartFacts:
+    """What a start decision sees: a run in progress (runtime or claim), the pair state, the pointer, now."""
+
+    running: bool
+    state: PairState
+    pointer: Pointer
+    now: datetime
+
+
+Decide = Callable[[StartFacts], Decision]
 
 
 @dataclass(frozen=True)
@@ -38,41 +62,94 @@ class StartResult:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class _Runtime:
+    running: bool
+    claim: str | None  # the claim token in the input of the instance's latest run
+
+
+async def _runtime(client: df.DurableOrchestrationClient, instance_id: str) -> _Runtime:
+    status = await client.get_status(instance_id, show_input=True)
+    if not status or status.runtime_status is None:
+        return _Runtime(False, None)
+    data = status.input_
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            data = None
+    token = data.get("claim") if isinstance(data, dict) else None
+    return _Runtime(status.runtime_status in _ACTIVE, str(token) if token else None)
+
+
 async def is_running(client: df.DurableOrchestrationClient, instance_id: str) -> bool:
-    status = await client.get_status(instance_id)
-    return bool(status) and status.runtime_status in _ACTIVE
+    return (await _runtime(client, instance_id)).running
+
+
+def claim_in_force(claim: RunClaim | None, runtime: _Runtime, now: datetime) -> bool:
+    if claim is None:
+        return False
+    if runtime.claim == claim.token:
+        return runtime.running  # its run began: in force while it runs (settled or not)
+    return abs(now - claim.claimed_at) < CLAIM_GRACE  # its start_new is under way (or its starter died)
 
 
 async def start_with(client: df.DurableOrchestrationClient, request: FailoverRequest, decide: Decide, *,
-                     kind: str, now: datetime | None = None) -> StartResult:
-    """Decide with the live facts (running instance, pair state), start if allowed, record why."""
+                     kind: str, now: datetime | None = None, note: dict[str, Any] | None = None) -> StartResult:
+    """Decide with the live facts and claim the run in one write; start if allowed; record why.
+
+    ``note`` (e.g. the alert that asked) goes into the recorded decision and the audit record.
+    """
     svc = services()
     pair = svc.config.pair(request.pair)
     now = now or datetime.now(UTC)
-    running = await is_running(client, pair.instance_id)
-    decision = decide(running, svc.pair_state.read(pair.name), now)
+    pointer = svc.pointers.ensure(pair.name, pair.primary.name, pair.secondary.name)
+    # The target is fixed now: a run that starts after the pointer moved must not follow it back.
+    request = request.model_copy(update={"target": request.target or pointer.standby})
+    runtime = await _runtime(client, pair.instance_id)
+    claim = RunClaim(uuid.uuid4().hex, pair.instance_id, now, request.trigger.value, request.requested_by)
+    decided: dict[str, Decision] = {}
+
+    def decide_on(state: PairState) -> tuple[dict[str, Any], RunClaim | None]:
+        running = runtime.running or (RUN_CLAIM and claim_in_force(state.claim, runtime, now))
+        decision = decide(StartFacts(running, state, pointer, now))
+        decided["decision"] = decision
+        return _record(kind, request, pair.instance_id, decision, now, note), (
+            claim if decision.start and RUN_CLAIM else None)
+
+    svc.pair_state.decide(pair.name, decide_on)
+    decision = decided["decision"]
     if decision.start:
         try:
-            await client.start_new("failover", pair.instance_id, request.model_dump(mode="json"))
-        except Exception:  # the runtime refused: someone started it since our check
-            if not await is_running(client, pair.instance_id):
+            await client.start_new("failover", pair.instance_id,
+                                   request.model_copy(update={"claim": claim.token}).model_dump(mode="json"))
+        except Exception as exc:  # the runtime refused (started without a claim) or is unreachable
+            running = await is_running(client, pair.instance_id)
+            decision = Decision(False, "a failover is already running for this pair" if running
+                                else f"the runtime did not start it: {str(exc)[:200]}", 409)
+            svc.pair_state.release_claim(pair.name, claim.token, _record(kind, request, pair.instance_id,
+                                                                        decision, now, note))
+            if not running:
                 raise
-            decision = Decision(False, "a failover is already running for this pair", 409)
     result = StartResult(decision.start, pair.instance_id, decision.status if decision.start else 409, decision.why)
-    record = {"kind": kind, "trigger": request.trigger.value, "started": result.started, "why": result.why,
-              "reason": request.reason, "requested_by": request.requested_by, "at": now.isoformat(),
-              "instance_id": pair.instance_id, "dry_run": request.dry_run, "drill": request.drill}
-    svc.pair_state.record_decision(pair.name, record)
     svc.audit.record(pair.name, None, kind, actor=request.requested_by,
-                     outcome="started" if result.started else "refused", detail=record)
+                     outcome="started" if result.started else "refused",
+                     detail=_record(kind, request, pair.instance_id, decision, now, note))
     return result
+
+
+def _record(kind: str, request: FailoverRequest, instance_id: str, decision: Decision, now: datetime,
+            note: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {**(note or {}), "kind": kind, "trigger": request.trigger.value, "started": decision.start,
+            "why": decision.why, "reason": request.reason, "requested_by": request.requested_by, "at": now.isoformat(),
+            "instance_id": instance_id, "target": request.target, "dry_run": request.dry_run, "drill": request.drill}
 
 
 async def start_failover(client: df.DurableOrchestrationClient, request: FailoverRequest, *, force: bool = False,
                          kind: str = "failover") -> StartResult:
     """An operator's start: refused while one runs; refused during cooldown unless forced."""
-    def decide(running: bool, state: PairState, now: datetime) -> Decision:
-        return decide_manual_start(running=running, cooldown_until=state.cooldown_until, now=now, force=force)
+    def decide(facts: StartFacts) -> Decision:
+        return decide_manual_start(running=facts.running, cooldown_since=facts.state.cooldown_since, force=force)
 
     return await start_with(client, request, decide, kind=kind)
 
@@ -80,15 +157,13 @@ async def start_failover(client: df.DurableOrchestrationClient, request: Failove
 async def start_failback(client: df.DurableOrchestrationClient, pair_name: str, *, requested_by: str,
                          reason: str) -> StartResult:
     """The planned switch back to the original primary, once it has been healthy long enough."""
-    svc = services()
-    pair = svc.config.pair(pair_name)
-    pointer = svc.pointers.read(pair.name)
+    pair = services().config.pair(pair_name)
     request = FailoverRequest(pair=pair.name, trigger=Trigger.FAILBACK, reason=reason, requested_by=requested_by,
                               target=pair.primary.name)
 
-    def decide(running: bool, state: PairState, now: datetime) -> Decision:
-        return decide_failback(original_primary=state.streak(pair.primary.name), active=pointer.active,
+    def decide(facts: StartFacts) -> Decision:
+        return decide_failback(original_primary=facts.state.streak(pair.primary.name), active=facts.pointer.active,
                                original=pair.primary.name,
-                               threshold=pair.policy.probe_success_threshold_for_failback, running=running)
+                               threshold=pair.policy.probe_success_threshold_for_failback, running=facts.running)
 
     return await start_with(client, request, decide, kind="failback")

@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -37,6 +38,13 @@ from failover.domain.model import (
     RECOVERY_ORDER,
     ArtifactKind,
 )
+
+# An alert delivered later than this is news of an outage that detection has long seen (or not).
+ALERT_MAX_AGE_DEFAULT_MINUTES = 60
+# Alert dedupe rows expire after ALERT_DEDUPE_TTL. The maximum age stays a day below it (room for
+# clock skew), so a redelivery that outlives its dedupe row is stale: recorded, never acted on.
+ALERT_MAX_AGE_LIMIT_MINUTES = 7 * 24 * 60
+ALERT_DEDUPE_TTL = timedelta(minutes=ALERT_MAX_AGE_LIMIT_MINUTES) + timedelta(days=1)
 
 # Patterns double as schema constraints and as the hint printed when a value misses them.
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -123,8 +131,9 @@ class FailoverPolicy(_Strict):
         3, ge=1, description="Consecutive failed probes of the primary before an automatic failover.")
     probe_success_threshold_for_failback: int = Field(
         3, ge=1, description="Consecutive healthy probes of the original primary before failback is offered.")
-    cooldown_minutes: int = Field(
-        60, ge=0, description="No automatic failover within this time after the last one.")
+    alert_max_age_minutes: int = Field(
+        ALERT_MAX_AGE_DEFAULT_MINUTES, ge=1, le=ALERT_MAX_AGE_LIMIT_MINUTES,
+        description="An Azure Monitor alert fired longer ago than this is recorded as stale, never acted on.")
     approval_required: bool | None = Field(
         None, description="Wait for an operator's approval before changing anything. "
                           "Default: true for hot-cold pairs, false otherwise.")
@@ -145,6 +154,15 @@ class FailoverPolicy(_Strict):
     max_concurrency: int = Field(8, ge=1, le=64, description="Activity calls in flight at once.")
     log_query: LogQuery | None = Field(
         None, description="Optional Log Analytics health signal (needs the primary's workspace id).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_fields(cls, data: Any) -> Any:
+        # The cooldown no longer lapses on a timer (docs/runbook.md): say so rather than "unknown field".
+        if isinstance(data, dict) and "cooldown_minutes" in data:
+            raise _rule([("cooldown_minutes", "no longer used: the cooldown after a failover lasts until an "
+                                              "operator acknowledges it (hubfailover ack); remove this field")])
+        return data
 
     @field_validator("interrupted_statuses")
     @classmethod
@@ -364,16 +382,22 @@ class FailoverConfig(_Strict):
                     return hub
         raise KeyError(f"no hub named {_show(name)} in the configuration")
 
-    def pair_for_alert_target(self, target: str) -> HubPair | None:
-        """The pair an alert target (ARM id or rule name) belongs to; a primary's own ARM id counts too."""
+    def alert_target_hubs(self, target: str) -> list[tuple[HubPair, str]]:
+        """Every (pair, hub) an alert target (ARM id or rule name, any case) names, one per pair.
+
+        A pair's ``alert_targets`` are about its primary (the deployed alert rules watch the
+        primary); a hub's own workspace ARM id names that hub, in each pair it belongs to.
+        """
         key = target.strip().lower()
+        found: list[tuple[HubPair, str]] = []
         for pair in self.pairs:
             if key in pair.alert_targets:
-                return pair
-        for pair in self.pairs:
-            if key == pair.primary.arm_id.lower():
-                return pair
-        return None
+                found.append((pair, pair.primary.name))
+                continue
+            hub = next((h for h in (pair.primary, pair.secondary) if key == h.arm_id.lower()), None)
+            if hub is not None:
+                found.append((pair, hub.name))
+        return found
 
 
 # --------------------------------------------------------------------------- loading

@@ -1,9 +1,11 @@
 """Detection as hysteresis, and every other start decision: pure functions that say why.
 
 An automatic failover needs K consecutive failed probes of the active hub, a healthy standby,
-auto-failover on, nothing running and no cooldown. Operators may force past a cooldown, never
-past a running failover (the singleton would refuse it anyway). A failback is a planned
-switch back, allowed once the old primary has passed N consecutive probes.
+auto-failover on, nothing running and no cooldown. An alert starts one only when it is about
+the hub that is active now, never when it is about the standby (after a failover, the old
+primary is the standby and keeps failing). The cooldown a failover starts lasts until an
+operator acknowledges it. Operators may force past a cooldown, never past a running failover.
+A failback is a planned switch back, allowed once the old primary has passed N consecutive probes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ class Streak(Protocol):
     @property
     def successes(self) -> int: ...
 
+    @property
+    def last_ok(self) -> bool | None: ...
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -35,44 +40,56 @@ def _refused(why: str) -> Decision:
     return Decision(False, why, 409)
 
 
+def _cooldown(since: datetime) -> str:
+    return f"cooldown since the failover of {since.isoformat()}: only an operator's acknowledgement lifts it"
+
+
 def decide_failover(*, primary: Streak, secondary: Streak, threshold: int, auto_failover: bool,
-                    failover_running: bool, cooldown_until: datetime | None, now: datetime) -> Decision:
-    """Start an automatic failover only when every guard agrees; say which one said no."""
+                    failover_running: bool, cooldown_since: datetime | None) -> Decision:
+    """Start an automatic failover only when every guard agrees; say which one said no.
+
+    ``primary`` is the streak of the hub that is active now, ``secondary`` that of the standby.
+    """
     if primary.failures < threshold:
         return _refused(f"active hub failed {primary.failures} consecutive probe(s), threshold {threshold}")
     if secondary.successes < 1:
         return _refused("standby did not pass its last probe: failing over would not help")
     return _automatic_start(
         f"active hub failed {primary.failures} consecutive probes and the standby is healthy",
-        auto_failover=auto_failover, failover_running=failover_running, cooldown_until=cooldown_until, now=now)
+        auto_failover=auto_failover, failover_running=failover_running, cooldown_since=cooldown_since)
 
 
-def decide_alert(*, auto_failover: bool, failover_running: bool, cooldown_until: datetime | None,
-                 now: datetime) -> Decision:
-    """A fired Azure Monitor alert starts a failover under the same guards as the probe."""
-    return _automatic_start("alert fired", auto_failover=auto_failover, failover_running=failover_running,
-                            cooldown_until=cooldown_until, now=now)
+def decide_alert(*, hub: str, active: str, standby: str, standby_streak: Streak, auto_failover: bool,
+                 failover_running: bool, cooldown_since: datetime | None) -> Decision:
+    """A failure signal about ``hub`` (see failover/domain/alerts.py) starts a failover away from it,
+    only while it is the active hub and the standby did not fail its last probe."""
+    if hub != active:
+        return _refused(f"the alert is about {hub}, the standby ({active} is active): failing over would go "
+                        "back into the outage")
+    if standby_streak.last_ok is False:
+        return _refused(f"standby {standby} failed its last probe: failing over would not help")
+    return _automatic_start(f"alert on {hub}, the active hub", auto_failover=auto_failover,
+                            failover_running=failover_running, cooldown_since=cooldown_since)
 
 
-def _automatic_start(why: str, *, auto_failover: bool, failover_running: bool, cooldown_until: datetime | None,
-                     now: datetime) -> Decision:
+def _automatic_start(why: str, *, auto_failover: bool, failover_running: bool,
+                     cooldown_since: datetime | None) -> Decision:
     """The guards every automatic start shares: auto-failover on, nothing running, no cooldown."""
     if not auto_failover:
         return _refused("auto-failover is off for this pair: an operator must start it")
     if failover_running:
         return _refused("a failover is already running for this pair")
-    if cooldown_until is not None and now < cooldown_until:
-        return _refused(f"cooldown until {cooldown_until.isoformat()} (an operator's acknowledgement lifts it)")
+    if cooldown_since is not None:
+        return _refused(_cooldown(cooldown_since))
     return Decision(True, why)
 
 
-def decide_manual_start(*, running: bool, cooldown_until: datetime | None, now: datetime, force: bool) -> Decision:
+def decide_manual_start(*, running: bool, cooldown_since: datetime | None, force: bool) -> Decision:
     if running:
         return _refused("a failover is already running for this pair (terminate it first)")
-    if cooldown_until is not None and now < cooldown_until and not force:
-        return _refused(f"cooldown until {cooldown_until.isoformat()}: acknowledge it, or force")
-    return Decision(True, "operator request" + (" (forced past the cooldown)" if force and cooldown_until
-                                                and now < cooldown_until else ""))
+    if cooldown_since is not None and not force:
+        return _refused(f"{_cooldown(cooldown_since)}; or force")
+    return Decision(True, "operator request" + (" (forced past the cooldown)" if force and cooldown_since else ""))
 
 
 def decide_failback(*, original_primary: Streak, active: str, original: str, threshold: int,

@@ -30,6 +30,8 @@ class FailoverRequest(BaseModel):
     require_approval: bool = Field(False, description="Ask for approval even where the mode does not.")
     outage_at: datetime | None = Field(None, description="When the primary was first seen failing.")
     detected_at: datetime | None = Field(None, description="When detection decided to fail over.")
+    claim: str | None = Field(None, max_length=64, description="The starter's run claim on the pair state, "
+                                                               "settled when the run is audited.")
 
 
 APPROVAL_EVENT = "approval"

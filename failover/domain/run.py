@@ -14,6 +14,16 @@ from failover.domain.requests import FailoverRequest
 from failover.domain.secrets import scrub
 
 MAX_REPORTED_ERRORS = 50
+# Stages that write nothing (the flip writes only when it succeeds): a run that ends in one was aborted.
+_BEFORE_ANY_WRITE = {"plan", "readiness", "awaiting_approval", "flip"}
+_STAGE_NAMES = {"plan": "planning", "readiness": "the readiness check", "awaiting_approval": "the approval gate",
+                "flip": "the pointer flip", "recreate_artifacts": "artifact recreation",
+                "resubmit_jobs": "job resubmission"}
+
+
+def first_line(text: str) -> str:
+    """The message of an activity failure, without the details the host appends after a newline."""
+    return text.strip().split("\n")[0].strip()[:300] if text.strip() else "unknown error"
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -60,9 +70,20 @@ class FailoverRun:
         return self.status()
 
     def status(self) -> dict[str, Any]:
-        return {"instance_id": self.instance_id, "run": self.run_id, "pair": self.request.pair, "stage": self.stage,
-                "done": self.done, "total": self.total, "started_at": _iso(self.started_at),
-                "outcome": self.outcome}
+        status = {"instance_id": self.instance_id, "run": self.run_id, "pair": self.request.pair, "stage": self.stage,
+                  "done": self.done, "total": self.total, "started_at": _iso(self.started_at),
+                  "outcome": self.outcome}
+        return {**status, "outcome_reason": self.outcome_reason} if self.outcome else status
+
+    def interrupted(self, error: str) -> tuple[str, str]:
+        """An exception ended the run in its current stage (an activity failed after its retries):
+        ``aborted`` if nothing was written yet, ``failed`` after. The reason names the stage and the cause."""
+        stage, message = self.stage, first_line(error)
+        self.error(stage, message)
+        what = f"{_STAGE_NAMES.get(stage, stage)} failed after its retries: {message}"
+        if stage == "flip":
+            return "aborted", f"{what}; the pointer was not confirmed moved: check it (hubfailover status)"
+        return ("aborted" if stage in _BEFORE_ANY_WRITE else "failed"), what
 
     def error(self, where: str, message: str) -> None:
         if len(self.errors) < MAX_REPORTED_ERRORS:
@@ -104,6 +125,11 @@ class FailoverRun:
     def _take_errors(self, where: str, result: dict[str, Any]) -> None:
         for item in result.get("errors", []):
             self.error(f"{where}:{item.get('item')}", str(item.get("error")))
+
+    def not_started(self, at: datetime, reason: str, plan: dict[str, Any]) -> dict[str, Any]:
+        """The report of a run that never began (e.g. detection declined): aborted, nothing counted."""
+        self.plan = plan
+        return self.finish("aborted", at, reason)
 
     def finish(self, outcome: str, at: datetime, reason: str = "") -> dict[str, Any]:
         self.outcome, self.outcome_reason, self.completed_at = outcome, reason, at

@@ -27,7 +27,12 @@ _ALIASES = {
     "retry_after": "retry_after_s", "retry_after_s": "retry_after_s",
     "flaky": "flaky_rate", "flaky_rate": "flaky_rate",
     "seed": "seed",
+    "only": "operations", "operations": "operations",
 }
+# What ``only=`` may name (several joined by '+'): the simulated hub's calls (connections go through
+# list_assets / get_asset / put_asset like every other kind).
+HUB_OPERATIONS = ("ping", "list_jobs", "get_job", "submit_job", "list_computes", "list_assets", "get_asset",
+                  "put_asset")
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,13 @@ class FaultConfig:
     retry_after_s: float = 1.0
     flaky_rate: float = 0.0
     seed: int = 0
+    operations: tuple[str, ...] = ()  # only these hub calls are faulted (e.g. readiness's list_computes); () all
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "operations", tuple(self.operations))  # a list after a JSON round trip
+        unknown = [op for op in self.operations if op not in HUB_OPERATIONS]
+        if unknown:
+            raise ValueError(f"fault operations {unknown}: expected some of {list(HUB_OPERATIONS)}")
         for name in ("throttle_rate", "flaky_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -61,7 +71,10 @@ class FaultConfig:
 
     @classmethod
     def parse(cls, spec: str) -> FaultConfig:
-        """``"latency_ms=20,throttle=0.1,flaky=0.05,down=1"`` -> FaultConfig. Empty -> healthy."""
+        """``"latency_ms=20,throttle=0.1,flaky=0.05,down=1"`` -> FaultConfig. Empty -> healthy.
+
+        ``only=list_computes+get_asset`` limits the faults to those hub calls.
+        """
         values: dict[str, Any] = {}
         for part in (p.strip() for p in spec.split(",")):
             if not part:
@@ -80,10 +93,15 @@ class FaultConfig:
                     values[field_name] = raw.lower() in _TRUE
                 elif field_name == "seed":
                     values[field_name] = int(raw)
+                elif field_name == "operations":
+                    values[field_name] = tuple(op.strip() for op in raw.split("+") if op.strip())
+                    if not set(values[field_name]) <= set(HUB_OPERATIONS):
+                        raise ValueError
                 else:
                     values[field_name] = float(raw)
             except ValueError:
-                raise ValueError(f"fault spec value {key}={raw!r} is not valid for {field_name}") from None
+                hint = f" (one or more of {'+'.join(HUB_OPERATIONS)})" if field_name == "operations" else ""
+                raise ValueError(f"fault spec value {key}={raw!r} is not valid for {field_name}{hint}") from None
         return cls(**values)
 
 
@@ -104,6 +122,8 @@ class FaultInjector:
         The caller pads the call to that time *including* its own storage round trip: a hub
         "at 20 ms per call" answers in 20 ms, whatever the simulator's bookkeeping costs.
         """
+        if config.operations and operation.split("(", maxsplit=1)[0] not in config.operations:
+            return 0.0  # not one of the faulted calls
         with self._lock:
             if config != self._config:
                 # A new config restarts the seeded sequence: the same drill injects the same faults.

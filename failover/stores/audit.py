@@ -1,7 +1,9 @@
 """The audit log: who did what to which pair, when, and how it ended. Table storage.
 
 One row per (pair, instance or request, kind), written with upsert so a retried activity
-records once. Records hold ids, counts and outcomes: never specs, never secret values.
+records once. Records hold ids, counts and outcomes: never specs, never secret values. Keys
+often come from outside (an alert id is an ARM id, full of ``/``): they go through
+``table_key``, and the raw key is kept as a property.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from azure.data.tables import TableClient, UpdateMode
 
 from failover.domain.secrets import scrub_all
-from failover.stores.table_store import TableStore
+from failover.stores.table_store import TableStore, table_key
 
 AUDIT_TABLE = "draudit"
 _MAX_DETAIL_CHARS = 30_000  # a Table string property holds 32K UTF-16 code units
@@ -50,8 +52,8 @@ class AuditLog(TableStore):
         if len(text) > _MAX_DETAIL_CHARS:
             text = json.dumps({"truncated": True, "outcome": outcome, "chars": len(text)})
         at = self._now().astimezone(UTC).isoformat()
-        row = f"{kind}|{key}"
-        self.table.upsert_entity({"PartitionKey": pair, "RowKey": row, "kind": kind, "key": key,
+        self.table.upsert_entity({"PartitionKey": table_key(pair), "RowKey": table_key(f"{kind}|{key}"),
+                                  "kind": kind, "key": key,
                                   "actor": actor, "outcome": outcome, "at": at, "detail": text},
                                  mode=UpdateMode.REPLACE)
         return AuditRecord(pair, key, kind, actor, outcome, at, json.loads(text))
@@ -59,8 +61,8 @@ class AuditLog(TableStore):
     def list(self, pair: str, kind: str | None = None) -> list[AuditRecord]:
         self._ensure()
         query = "PartitionKey eq @pair" + (" and kind eq @kind" if kind else "")
-        params = {"pair": pair, **({"kind": kind} if kind else {})}
+        params = {"pair": table_key(pair), **({"kind": kind} if kind else {})}
         rows = self.table.query_entities(query, parameters=params)
-        records = [AuditRecord(e["PartitionKey"], e["key"], e["kind"], e["actor"], e["outcome"], e["at"],
+        records = [AuditRecord(pair, e["key"], e["kind"], e["actor"], e["outcome"], e["at"],
                                json.loads(e["detail"])) for e in rows]
         return sorted(records, key=lambda r: r.at)

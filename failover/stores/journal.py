@@ -10,20 +10,14 @@ uninterrupted one does.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
-from failover.stores.table_store import TableStore
+from failover.stores.table_store import TableStore, table_key
 
 JOURNAL_TABLE = "drjournal"
-_KEY_UNSAFE = re.compile(r"[/\\#?\x00-\x1f\x7f]")
-
-
-def _key(text: str) -> str:
-    return _KEY_UNSAFE.sub("_", text)[:512]
 
 
 class RecoveryJournal(TableStore):
@@ -32,7 +26,7 @@ class RecoveryJournal(TableStore):
     def remember(self, run: str, scope: str, classify: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The first recorded classification of (run, scope); ``classify`` runs only if there is none."""
         self._ensure()
-        partition, row = _key(run), _key(scope)
+        partition, row = table_key(run), table_key(scope)
         try:
             return dict(json.loads(self.table.get_entity(partition, row)["data"]))
         except ResourceNotFoundError:

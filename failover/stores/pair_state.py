@@ -1,8 +1,10 @@
-"""Per-pair detection state in Table storage: probe streaks, the last failover, the cooldown.
+"""Per-pair detection state in Table storage: probe streaks, the last failover, the cooldown, the run claim.
 
-One row per pair. Written by the health probe (streaks), the failover's audit activity (last
-failover, cooldown) and operators (acknowledge); every write is a read-modify-write with an
-ETag condition, so a probe and an acknowledgement at the same moment can't lose each other.
+One row per pair. Written by the health probe (streaks), the starters (the decision and the run
+claim), the failover's audit activity (last failover, cooldown, claim settled) and operators
+(acknowledge); every write is a read-modify-write with an ETag condition, so a probe and an
+acknowledgement at the same moment can't lose each other, and of two starters that both saw
+"nothing running", only one can write the claim.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
@@ -58,44 +60,72 @@ class HubStreak:
 
 
 @dataclass(frozen=True)
+class RunClaim:
+    """A failover of this pair is being started or runs: written before ``start_new``, settled at its end.
+
+    ``token`` travels in the orchestration's input, so the claim can tell its own run from an
+    older run of the same instance id.
+    """
+
+    token: str
+    instance_id: str
+    claimed_at: datetime
+    trigger: str
+    requested_by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "claimed_at": self.claimed_at.isoformat()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunClaim:
+        return cls(str(data["token"]), str(data["instance_id"]), datetime.fromisoformat(data["claimed_at"]),
+                   str(data.get("trigger", "")), str(data.get("requested_by", "")))
+
+
+@dataclass(frozen=True)
 class PairState:
     pair: str
     streaks: dict[str, HubStreak] = field(default_factory=dict)
     last_failover: dict[str, Any] | None = None
-    cooldown_until: datetime | None = None
+    cooldown_since: datetime | None = None  # set by a failover that moved the pointer; None once acknowledged
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
     last_decision: dict[str, Any] | None = None
+    claim: RunClaim | None = None
 
     def streak(self, hub: str) -> HubStreak:
         return self.streaks.get(hub, HubStreak())
 
-    def in_cooldown(self, now: datetime) -> bool:
-        return self.cooldown_until is not None and now < self.cooldown_until
+    def in_cooldown(self) -> bool:
+        """Only an acknowledgement ends a cooldown: no timer lifts it (docs/runbook.md)."""
+        return self.cooldown_since is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {"pair": self.pair, "streaks": {h: s.to_dict() for h, s in self.streaks.items()},
-                "last_failover": self.last_failover, "cooldown_until": _iso(self.cooldown_until),
+                "last_failover": self.last_failover, "cooldown_since": _iso(self.cooldown_since),
                 "acknowledged_by": self.acknowledged_by, "acknowledged_at": _iso(self.acknowledged_at),
-                "last_decision": self.last_decision}
+                "last_decision": self.last_decision, "claim": self.claim.to_dict() if self.claim else None}
 
     @classmethod
     def from_entity(cls, pair: str, entity: dict[str, Any]) -> PairState:
         return cls(pair=pair,
                    streaks={h: HubStreak.from_dict(s) for h, s in json.loads(entity.get("streaks") or "{}").items()},
                    last_failover=json.loads(entity["last_failover"]) if entity.get("last_failover") else None,
-                   cooldown_until=_dt(entity.get("cooldown_until")),
+                   # rows written before the cooldown lost its timer carry cooldown_until: in force until acknowledged
+                   cooldown_since=_dt(entity.get("cooldown_since")) or _dt(entity.get("cooldown_until")),
                    acknowledged_by=entity.get("acknowledged_by") or None,
                    acknowledged_at=_dt(entity.get("acknowledged_at")),
-                   last_decision=json.loads(entity["last_decision"]) if entity.get("last_decision") else None)
+                   last_decision=json.loads(entity["last_decision"]) if entity.get("last_decision") else None,
+                   claim=RunClaim.from_dict(json.loads(entity["run_claim"])) if entity.get("run_claim") else None)
 
     def to_entity(self) -> dict[str, Any]:
         return {"PartitionKey": self.pair, "RowKey": _ROW,
                 "streaks": json.dumps({h: s.to_dict() for h, s in self.streaks.items()}),
                 "last_failover": json.dumps(self.last_failover) if self.last_failover else "",
-                "cooldown_until": _iso(self.cooldown_until) or "", "acknowledged_by": self.acknowledged_by or "",
-                "acknowledged_at": _iso(self.acknowledged_at) or "",
-                "last_decision": json.dumps(self.last_decision) if self.last_decision else ""}
+                "cooldown_since": _iso(self.cooldown_since) or "", "cooldown_until": "",
+                "acknowledged_by": self.acknowledged_by or "", "acknowledged_at": _iso(self.acknowledged_at) or "",
+                "last_decision": json.dumps(self.last_decision) if self.last_decision else "",
+                "run_claim": json.dumps(self.claim.to_dict()) if self.claim else ""}
 
 
 class PairStateStore(TableStore):
@@ -145,18 +175,43 @@ class PairStateStore(TableStore):
     def record_decision(self, pair: str, decision: dict[str, Any]) -> PairState:
         return self.update(pair, lambda state: replace(state, last_decision=decision))
 
-    def record_failover(self, pair: str, *, instance_id: str, outcome: str, target: str | None,
-                        completed_at: datetime, cooldown: timedelta | None) -> PairState:
-        """A finished failover; a pointer that moved starts the cooldown (only an acknowledgement lifts it)."""
+    def decide(self, pair: str, decide: Callable[[PairState], tuple[dict[str, Any], RunClaim | None]]) -> PairState:
+        """Decide on the current state and write the decision, and the run claim when it starts one, at once.
+
+        ``decide`` runs again on a fresh read whenever another writer got in first: of two
+        starters that both saw no claim, the second re-decides and sees the first one's.
+        """
         def change(state: PairState) -> PairState:
-            return replace(state, last_failover={"instance_id": instance_id, "outcome": outcome, "target": target,
+            record, claim = decide(state)
+            return replace(state, last_decision=record, claim=claim or state.claim)
+
+        return self.update(pair, change)
+
+    def release_claim(self, pair: str, token: str, decision: dict[str, Any]) -> PairState:
+        """Drop our claim (the start failed), only if it is still ours, and record why nothing started."""
+        def change(state: PairState) -> PairState:
+            ours = state.claim is not None and state.claim.token == token
+            return replace(state, claim=None if ours else state.claim, last_decision=decision)
+
+        return self.update(pair, change)
+
+    def record_failover(self, pair: str, *, instance_id: str, run: str, outcome: str, reason: str,
+                        target: str | None, completed_at: datetime, moved: bool,
+                        claim: str | None = None) -> PairState:
+        """A finished run: its run claim is settled; a pointer that moved starts the cooldown, which
+        lasts until an operator acknowledges it."""
+        def change(state: PairState) -> PairState:
+            settled = state.claim is not None and claim is not None and state.claim.token == claim
+            return replace(state, last_failover={"instance_id": instance_id, "run": run, "outcome": outcome,
+                                                 "reason": reason[:500], "target": target, "moved": moved,
                                                  "completed_at": completed_at.isoformat()},
-                           cooldown_until=completed_at + cooldown if cooldown else state.cooldown_until,
-                           acknowledged_by=None if cooldown else state.acknowledged_by,
-                           acknowledged_at=None if cooldown else state.acknowledged_at)
+                           cooldown_since=completed_at if moved else state.cooldown_since,
+                           acknowledged_by=None if moved else state.acknowledged_by,
+                           acknowledged_at=None if moved else state.acknowledged_at,
+                           claim=None if settled else state.claim)
 
         return self.update(pair, change)
 
     def acknowledge(self, pair: str, by: str, at: datetime) -> PairState:
-        return self.update(pair, lambda state: replace(state, cooldown_until=None, acknowledged_by=by,
+        return self.update(pair, lambda state: replace(state, cooldown_since=None, acknowledged_by=by,
                                                         acknowledged_at=at))

@@ -1,0 +1,194 @@
+"""N starters at once (alerts, the probe, an operator) get exactly one "started": the run claim.
+
+Microsoft's singleton guidance: two callers that both check "not running" and then start can both
+be told "started" while one instance runs (the Azure Storage backend writes the instance row after
+the start message). ``RacyStart`` plays that part of the runtime, which the replay host's own
+start refuses atomically; a barrier after every starter's runtime check makes the race certain
+rather than likely. With the claim (triggers/starting.py) exactly one caller is answered 202 and
+audited "started"; with it switched off, several are: the test of the claim can fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.durable_functions import DurableOrchestrationClient
+
+import triggers.starting
+from failover.services import services
+from replayhost.azurite import AzuriteEndpoints
+from replayhost.management_api import ManagementApi, Reply, Request
+from tests.durable_world import World, durable_world, entry_point, run
+from tests.test_detection import alert_body
+from tests.waiting import patience
+
+ALERTS = 4
+STARTERS = ALERTS + 2  # + the probe + an operator
+RACE_WINDOW_S = 5.0
+
+
+class RacyStart(ManagementApi):
+    """A start of an instance created moments ago is accepted too (202): its message is dropped later."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.created: dict[str, float] = {}
+        self.accepted = 0
+        self._lock = threading.Lock()
+
+    def _start(self, req: Request, name: str, instance_id: str | None) -> Reply:
+        reply = super()._start(req, name, instance_id)
+        with self._lock:
+            if reply.status == 202 and instance_id:
+                self.created.setdefault(instance_id, time.monotonic())
+                self.accepted += 1
+            elif reply.status == 409 and instance_id and time.monotonic() - self.created.get(
+                    instance_id, -RACE_WINDOW_S) < RACE_WINDOW_S:
+                self.accepted += 1
+                return self._check_status(req, instance_id)
+        return reply
+
+
+def race(world: World, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool, str]]:
+    """Every starter checks the runtime, waits for the others, then goes on; (who, started, why) each.
+
+    The starters run on one event loop, as concurrent invocations do in one Functions worker
+    (they interleave at every await); across workers the claim is a conditional write, which
+    ``test_the_claim_is_one_conditional_write`` races from threads.
+    """
+    checked = triggers.starting._runtime
+    pair = world.scenario.pair
+
+    async def everyone() -> list[tuple[str, bool, str]]:
+        barrier = asyncio.Barrier(STARTERS)
+
+        async def check_then_wait(client: Any, instance_id: str) -> Any:
+            found = await checked(client, instance_id)
+            await asyncio.wait_for(barrier.wait(), timeout=patience(60))
+            return found
+
+        monkeypatch.setattr(triggers.starting, "_runtime", check_then_wait)
+
+        async def alert(i: int) -> tuple[str, bool, str]:
+            request = func.HttpRequest("POST", "http://localhost/api/alerts", headers={},
+                                       body=json.dumps(alert_body(world, alert_id=f"race-{i}")).encode())
+            response = await entry_point("alerts")(req=request, client=world.binding)
+            body = json.loads(response.get_body())
+            return f"alert-{i}", response.status_code == 202, body.get("why") or body.get("error", "")
+
+        async def probe() -> tuple[str, bool, str]:
+            from triggers.health_probe import probe_all
+
+            [result] = await probe_all(DurableOrchestrationClient(world.binding), now=datetime.now(UTC))
+            return "probe", result["started"], result["why"]
+
+        async def operator() -> tuple[str, bool, str]:
+            request = func.HttpRequest("POST", f"http://localhost/api/pairs/{pair}/failover", headers={},
+                                       route_params={"pair": pair},
+                                       body=json.dumps({"reason": "eastus down", "requested_by": "oncall"}).encode())
+            response = await entry_point("start_pair_failover")(req=request, client=world.binding)
+            body = json.loads(response.get_body())
+            return "operator", response.status_code == 202, body.get("why") or body.get("error", "")
+
+        return list(await asyncio.gather(*[alert(i) for i in range(ALERTS)], probe(), operator()))
+
+    return run(everyone)
+
+
+def outage_seen_by_two_probes(world: World) -> None:
+    """The primary is down and has failed two probe rounds: the third (in the race) reaches the threshold."""
+    from tests.test_detection import probe
+
+    world.scenario.primary.set_faults("down=1")
+    for i in (2, 1):
+        [result] = probe(world, datetime.now(UTC) - timedelta(seconds=30 * i))
+        assert not result["started"]
+
+
+@pytest.mark.parametrize("claim", [True, False], ids=["with the claim", "without the claim: the race is real"])
+def test_concurrent_starters_get_exactly_one_start(azurite: AzuriteEndpoints, monkeypatch: pytest.MonkeyPatch,
+                                                   claim: bool) -> None:
+    monkeypatch.setattr(triggers.starting, "RUN_CLAIM", claim)
+    with durable_world(azurite, api=RacyStart, mode="hot-cold") as world:  # hot-cold: the run waits at its gate
+        outage_seen_by_two_probes(world)
+        results = race(world, monkeypatch)
+        pair = world.scenario.pair
+        started = [who for who, ok, _ in results if ok]
+        audited = [r for kind in ("alert", "probe_decision", "failover")
+                   for r in services().audit.list(pair, kind) if r.outcome == "started"]
+        print(f"\n{STARTERS} concurrent starters, claim {'on' if claim else 'off'}: started {started}; "
+              f"runtime accepted {world.api.accepted} start(s); {len(world.instances())} instance(s)")
+        assert len(world.instances()) == 1  # the runtime runs one, whatever it answered
+        if not claim:
+            assert len(started) > 1 and len(audited) == len(started)  # told "started" while one instance runs
+            return
+        assert len(started) == 1 and len(audited) == 1, results
+        assert world.api.accepted == 1  # one start_new call reached the runtime
+        refused = [why for _, ok, why in results if not ok]
+        assert len(refused) == STARTERS - 1 and all("already running" in why for why in refused), refused
+        state = services().pair_state.read(pair)
+        assert state.claim is not None and state.claim.instance_id == f"failover-{pair}"
+        world.host.terminate(f"failover-{pair}", "test done")
+
+
+def test_a_run_settles_its_claim_and_a_stale_claim_does_not_block(azurite: AzuriteEndpoints) -> None:
+    """The claim goes with the run's audit; one left by a starter that died lapses after CLAIM_GRACE."""
+    from tests.test_detection import post_alert, wait_done
+
+    with durable_world(azurite) as world:
+        pair = world.scenario.pair
+        world.scenario.primary.set_faults("down=1")
+        assert post_alert(world, alert_body(world)).status_code == 202
+        wait_done(world)
+        state = services().pair_state.read(pair)
+        assert state.claim is None and state.last_failover["outcome"] == "succeeded"
+        assert state.cooldown_since is not None
+
+        # a starter that claimed and died before start_new: the claim blocks only for CLAIM_GRACE
+        from failover.stores.pair_state import RunClaim
+
+        services().pair_state.acknowledge(pair, "oncall", datetime.now(UTC))
+        dead = RunClaim("dead-starter", f"failover-{pair}", datetime.now(UTC), "alert", "azure-monitor:x")
+        services().pair_state.decide(pair, lambda s: (s.last_decision or {}, dead))
+        secondary = world.scenario.config.pair(pair).secondary.arm_id
+        blocked = post_alert(world, alert_body(world, target=secondary))
+        assert json.loads(blocked.get_body())["why"] == "a failover is already running for this pair"
+        stale = RunClaim("dead-starter", f"failover-{pair}", datetime.now(UTC) - triggers.starting.CLAIM_GRACE,
+                         "alert", "azure-monitor:x")
+        services().pair_state.decide(pair, lambda s: (s.last_decision or {}, stale))
+        assert post_alert(world, alert_body(world, target=secondary)).status_code == 202  # fails back
+        wait_done(world)
+        assert services().pair_state.read(pair).claim is None
+
+
+def test_the_claim_is_one_conditional_write(azurite: AzuriteEndpoints) -> None:
+    """Starters in different workers race on the pair state's ETag: of 16 threads, one writes the claim."""
+    from failover.stores.pair_state import PairState, RunClaim
+
+    with durable_world(azurite) as world:
+        pair, now = world.scenario.pair, datetime.now(UTC)
+        runtime = triggers.starting._Runtime(running=False, claim=None)
+        won: list[str] = []
+
+        def starter(i: int) -> None:
+            mine = RunClaim(f"starter-{i}", f"failover-{pair}", now, "alert", f"starter-{i}")
+
+            def decide(state: PairState) -> tuple[dict[str, Any], RunClaim | None]:
+                free = not triggers.starting.claim_in_force(state.claim, runtime, now)
+                return {"started": free, "by": i}, (mine if free else None)
+
+            state = services().pair_state.decide(pair, decide)
+            if state.claim == mine:
+                won.append(mine.token)
+
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(starter, range(16)))
+        assert len(won) == 1 and services().pair_state.read(pair).claim.token == won[0]
