@@ -128,6 +128,8 @@ def _key_shaped(run: str) -> bool:
         return False
     if not (any(c.islower() for c in run) and any(c.isupper() for c in run) and any(c.isdigit() for c in run)):
         return False
+    if sum(c.isdigit() for c in run) > 0.4 * len(run):  # base64 is ~16% digits; timestamps and ids are mostly digits
+        return False
     wordy = sum(len(m.group()) for m in _WORD_RUN.finditer(run)) / len(run)
     return wordy < 0.45 and _entropy(run) >= 4.0
 
