@@ -15,7 +15,7 @@ INFRA_VENV := .venv-infra
 INFRA_BIN := $(INFRA_VENV)/bin
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: setup test lint typecheck pytest drill bench bench-replay bench-failover clean constraints infra-check
+.PHONY: setup test lint typecheck pytest drill bench bench-replay bench-failover bench-blip clean constraints infra-check
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -65,13 +65,16 @@ drill: setup
 	$(BIN)/hubfailover drill $(DRILL_ARGS)
 
 # Benchmarks print figures and assert nothing; not part of `make test` (several minutes).
-bench: bench-replay bench-failover
+bench: bench-replay bench-failover bench-blip
 
 bench-replay: setup
 	$(BIN)/python bench/replay.py $(BENCH_ARGS)
 
 bench-failover: setup
 	$(BIN)/python bench/failover.py $(BENCH_ARGS)
+
+bench-blip: setup
+	$(BIN)/python bench/blip.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

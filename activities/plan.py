@@ -12,6 +12,7 @@ from failover.domain.resource_maps import ResourceMaps
 from failover.recovery import check_readiness as readiness_of
 from failover.recovery import compute_map_from, interrupted_jobs, plan_failover, recoverable
 from failover.services import services
+from failover.stores.catalog import CatalogError
 
 bp = df.Blueprint()
 
@@ -29,8 +30,12 @@ def load_plan(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     pair = svc.config.pair(payload["pair"])
     pointer = svc.pointers.ensure(pair.name, pair.primary.name, pair.secondary.name)
+    try:
+        snapshot, unreadable = svc.catalog.read(pointer.active), None
+    except CatalogError as exc:  # the plan decides: a flip-only failover goes on, others abort with the reason
+        snapshot, unreadable = None, str(exc)
     return plan_failover(
-        svc.config, pair.name, pointer=pointer, snapshot=svc.catalog.read(pointer.active),
+        svc.config, pair.name, pointer=pointer, snapshot=snapshot, catalog_error=unreadable,
         target=payload.get("target"), require_approval=bool(payload.get("require_approval")),
         primary_reachable=_answers(svc.probe_hub(pointer.active)), now=datetime.now(UTC))
 
@@ -39,10 +44,13 @@ def load_plan(payload: dict[str, Any]) -> dict[str, Any]:
 def check_readiness(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     pair = svc.config.pair(payload["pair"])
-    snapshot = svc.snapshot(payload["source"], payload["snapshot"])
     recovering = bool(payload.get("recover", True))
-    jobs = interrupted_jobs(snapshot.job_records(), pair) if recovering else []
-    artifacts = [a for kind in pair.policy.artifact_kinds
-                 for a in recoverable(pair, payload["source"], kind, snapshot.artifact_list(kind))]
+    if payload.get("snapshot") is None:  # a flip-only plan without a catalog: only the target itself to check
+        jobs, artifacts = [], []
+    else:
+        snapshot = svc.snapshot(payload["source"], payload["snapshot"])
+        jobs = interrupted_jobs(snapshot.job_records(), pair) if recovering else []
+        artifacts = [a for kind in pair.policy.artifact_kinds
+                     for a in recoverable(pair, payload["source"], kind, snapshot.artifact_list(kind))]
     return readiness_of(pair, svc.hub(payload["target"]), jobs, artifacts,
                         compute_map_from(pair, payload["source"]), ResourceMaps.of_pair(pair, payload["source"]))

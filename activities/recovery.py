@@ -41,7 +41,7 @@ def recreate_artifacts(payload: dict[str, Any]) -> dict[str, Any]:
     prepare = target_form(pair, payload["source"], payload["target"], flipped=bool(payload.get("flipped")))
     return {"kind": kind.value, **recreate(svc.hub(payload["target"]), items, dry_run=bool(payload["dry_run"]),
                                            concurrency=pair.policy.max_concurrency, remember=remember,
-                                           prepare=prepare)}
+                                           prepare=prepare, secrets=svc.secrets(pair.name))}
 
 
 def _chunk_of(svc: Services, pair: HubPair, kind: ArtifactKind, payload: dict[str, Any]) -> list[Artifact]:
@@ -81,6 +81,6 @@ def resubmit_jobs(payload: dict[str, Any]) -> dict[str, Any]:
     primary = svc.hub(payload["source"]) if payload.get("primary_reachable") else None
     return resubmit(svc.hub(payload["target"]), primary, jobs, generation=int(payload["generation"]),
                     compute_map=compute_map_from(pair, payload["source"]), dry_run=bool(payload["dry_run"]),
-                    concurrency=pair.policy.max_concurrency,
+                    concurrency=pair.policy.max_concurrency, secrets=svc.secrets(pair.name),
                     remember=partial(svc.journal.remember, payload["run"], f"jobs-{payload['chunk']}"),
                     maps=ResourceMaps.of_pair(pair, payload["source"]))

@@ -26,16 +26,16 @@ from failover.domain.model import (
     Artifact,
     ArtifactKind,
     JobRecord,
-    canonical_json,
     resubmission_name,
 )
 from failover.domain.ports import ErrorCategory, HubClient, HubError, WriteOutcome
 from failover.domain.resource_maps import ResourceMaps
 from failover.domain.run import ACTIVATION_OUTCOMES
+from failover.domain.secret_map import SecretResolver, SecretsUnresolved, catalog_form
+from failover.domain.secrets import scrub
 from failover.domain.serving import creation_form, size_for, state_form, with_schedule_enabled, with_state_of
 from failover.hubs.hub_retry import call_hub
 from failover.hubs.hub_specs import is_anonymous_component
-from failover.stores.catalog import REDACTED
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -97,8 +97,13 @@ def interrupted_jobs(jobs: Iterable[JobRecord], pair: HubPair) -> list[JobRecord
 
 def plan_failover(config: FailoverConfig, pair_name: str, *, pointer: Any, snapshot: Any | None,
                   target: str | None, require_approval: bool, primary_reachable: bool,
-                  now: datetime) -> dict[str, Any]:
-    """Stage 1: where the pointer is, where it should go, and what there is to recover."""
+                  now: datetime, catalog_error: str | None = None) -> dict[str, Any]:
+    """Stage 1: where the pointer is, where it should go, and what there is to recover.
+
+    ``snapshot`` is the active hub's catalog (possibly a fallback: its ``describe`` says so), None
+    when there is none, and ``catalog_error`` why none could be read. A flip-only (hot-hot)
+    failover needs no catalog: without one it goes on, and the plan says why there is none.
+    """
     pair = config.pair(pair_name)
     target = target or pointer.standby
     hub_names = {pair.primary.name, pair.secondary.name}
@@ -111,7 +116,7 @@ def plan_failover(config: FailoverConfig, pair_name: str, *, pointer: Any, snaps
         "chunk_size": pair.policy.chunk_size, "recover": pair.mode != "hot-hot",
         "artifact_kinds": [k.value for k in pair.policy.artifact_kinds],
         "primary_reachable": primary_reachable,
-        "catalog": {"snapshot": None, "taken_at": None, "age_seconds": None},
+        "catalog": {"snapshot": None, "taken_at": None, "age_seconds": None, "fallback": None, "missing": None},
         "inventory": {"jobs": 0, "artifacts": {k.value: 0 for k in pair.policy.artifact_kinds}},
         "activation_kinds": activation_kinds(pair),
         "activation_timeout_minutes": pair.policy.activation_timeout_minutes,
@@ -122,9 +127,12 @@ def plan_failover(config: FailoverConfig, pair_name: str, *, pointer: Any, snaps
     if target == pointer.active:
         return {**base, "noop": True}
     if snapshot is None:
-        return {**base, "error": f"no catalog snapshot for hub {pointer.active!r}: run a catalog sync first"}
-    base["catalog"] = {"snapshot": snapshot.name, "taken_at": snapshot.taken_at.isoformat(),
-                       "age_seconds": round((now - snapshot.taken_at).total_seconds(), 3)}
+        missing = catalog_error or f"no catalog snapshot for hub {pointer.active!r}: run a catalog sync first"
+        if base["recover"]:
+            return {**base, "error": missing}
+        base["catalog"]["missing"] = f"{missing} (not needed: a {pair.mode} failover only flips the pointer)"
+        return base
+    base["catalog"] = {**snapshot.describe(now), "missing": None}
     base["inventory"] = {
         "jobs": len(interrupted_jobs(snapshot.job_records(), pair)),
         "artifacts": {k.value: len(recoverable(pair, pointer.active, k, snapshot.artifact_list(k)))
@@ -242,15 +250,34 @@ def _parallel(items: Sequence[T], work: Callable[[T], R], concurrency: int) -> l
         return list(pool.map(work, items))
 
 
-def _error(item: str, exc: HubError) -> dict[str, str]:
-    return {"item": item, "error": f"{exc.category.value}: {exc}"}
+def _error(item: str, exc: HubError | SecretsUnresolved) -> dict[str, str]:
+    category = exc.category.value if isinstance(exc, HubError) else "unresolved"
+    return {"item": item, "error": scrub(f"{category}: {exc}")}  # results land in history, reports, audit
+
+
+_NO_SECRETS = SecretResolver()  # nothing mapped: an item that needs a secret fails by name
+
+
+def _dry_run(item: str, check: Callable[[], object], counts: dict[str, int], would: str,
+             errors: list[dict[str, str]]) -> None:
+    """A dry run counts an item it would write, or as failed when its secrets aren't mapped (no Key Vault read)."""
+    try:
+        check()
+    except SecretsUnresolved as exc:
+        counts["failed"] += 1
+        errors.append(_error(item, exc))
+        return
+    counts[would] += 1
 
 
 def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_run: bool, concurrency: int,
-                       remember: Remember = _no_journal,
-                       prepare: Callable[[Artifact], Artifact] | None = None) -> dict[str, Any]:
+                       remember: Remember = _no_journal, prepare: Callable[[Artifact], Artifact] | None = None,
+                       secrets: SecretResolver = _NO_SECRETS) -> dict[str, Any]:
     """Stage 5, one chunk: classify each artifact on the target (name/version/definition), then write the
-    absent ones. ``prepare`` turns a cataloged artifact into what the target gets (``target_form``)."""
+    absent ones. ``prepare`` turns a cataloged artifact into what the target gets (``target_form``).
+
+    Definitions compare in catalog form (secrets as markers), and a secret the catalog withheld is
+    resolved from the pair's mapping before the write, or the artifact fails by name."""
     if prepare is not None:
         artifacts = [prepare(a) for a in artifacts]
     connections: dict[str, Artifact] | None = None
@@ -269,7 +296,9 @@ def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_
         except HubError as exc:
             return "absent" if exc.category is ErrorCategory.NOT_FOUND else "unknown"
         # Endpoints, deployments and schedules: same definition, whatever their traffic, scale or enabled flag.
-        return "present" if existing.definition_hash == artifact.definition_hash else "conflict"
+        same = (existing.definition_hash == artifact.definition_hash
+                or catalog_form(existing).definition_hash == artifact.definition_hash)
+        return "present" if same else "conflict"
 
     def classify() -> dict[str, Any]:
         if any(a.kind is ArtifactKind.CONNECTION for a in artifacts):
@@ -287,18 +316,13 @@ def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_
             counts["failed"] += 1
             errors.append({"item": artifact.key, "error": f"exists on {target.hub_id} with other content"})
         elif dry_run:
-            counts["recreated"] += 1  # would be recreated
+            _dry_run(artifact.key, partial(secrets.artifact, artifact, fetch=False), counts, "recreated", errors)
 
     def write(artifact: Artifact) -> str:
         put = target.put_connection if artifact.kind is ArtifactKind.CONNECTION else target.put_asset
-        if REDACTED in canonical_json(artifact.spec):
-            # Created with the marker in place of a secret, it would run wrong; the operator recreates it.
-            errors.append({"item": artifact.key, "error": "permanent: carries values withheld from the catalog "
-                                                          "(secret-like fields): recreate it with them from Key Vault"})
-            return "failed"
         try:
-            call_hub(partial(put, artifact))
-        except HubError as exc:
+            call_hub(partial(put, secrets.artifact(artifact)))
+        except (HubError, SecretsUnresolved) as exc:
             errors.append(_error(artifact.key, exc))
             return "failed"
         return "recreated"  # created now, or by an earlier run of this chunk: absent when the run began
@@ -311,9 +335,11 @@ def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_
 
 def resubmit_jobs(target: HubClient, primary: HubClient | None, jobs: Sequence[JobRecord], *,
                   generation: int, compute_map: dict[str, str], dry_run: bool, concurrency: int,
-                  remember: Remember = _no_journal, maps: ResourceMaps | None = None) -> dict[str, Any]:
+                  remember: Remember = _no_journal, maps: ResourceMaps | None = None,
+                  secrets: SecretResolver = _NO_SECRETS) -> dict[str, Any]:
     """Stage 6, one chunk: deterministic names, looked up before created; compute map applied, and the
-    connection and datastore maps (``maps``) to the spec."""
+    connection and datastore maps (``maps``) to the spec; secrets the catalog withheld resolved from the
+    pair's mapping, or the job fails by name (never a placeholder)."""
 
     def state(job: JobRecord) -> str:
         if primary is not None and _finished_on_primary(primary, job):
@@ -330,22 +356,22 @@ def resubmit_jobs(target: HubClient, primary: HubClient | None, jobs: Sequence[J
     states: list[str] = (classify() if dry_run else remember(classify))["states"]
     counts = {"expected": len(jobs), "resubmitted": 0, "already_present": 0, "failed": 0, "skipped": 0}
     errors: list[dict[str, str]] = []
-    for found in states:
+    for job, found in zip(jobs, states, strict=True):
         if found == "present":
             counts["already_present"] += 1
         elif found == "skipped":
             counts["skipped"] += 1
         elif dry_run:
-            counts["resubmitted"] += 1  # would be resubmitted
+            _dry_run(job.name, partial(secrets.job, job, fetch=False), counts, "resubmitted", errors)
 
     def submit(job: JobRecord) -> str:
         compute = compute_map.get(job.compute, job.compute) if job.compute else None
         if maps:
             job = replace(job, spec=maps.apply(job.spec))
         try:
-            call_hub(partial(target.submit_job, job, new_name=resubmission_name(job.name, generation),
+            call_hub(partial(target.submit_job, secrets.job(job), new_name=resubmission_name(job.name, generation),
                              compute=compute, tags={TAG_SOURCE_JOB: job.name, TAG_GENERATION: str(generation)}))
-        except HubError as exc:
+        except (HubError, SecretsUnresolved) as exc:
             errors.append(_error(job.name, exc))
             return "failed"
         return "resubmitted"

@@ -15,6 +15,7 @@ from typing import Any
 from failover.domain import settings as app_settings
 from failover.domain.config import FailoverConfig, load_config
 from failover.domain.ports import HubClient
+from failover.domain.secret_map import SecretResolver, SecretSource
 from failover.hubs.hub_factory import hub_client_for
 from failover.stores.alert_deliveries import AlertDeliveries
 from failover.stores.audit import AuditLog
@@ -46,6 +47,18 @@ class Services:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _logs: Any | None = None
     _items: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    secret_source: SecretSource | None = None  # Key Vault (managed identity), built on first use
+
+    def secrets(self, pair: str) -> SecretResolver:
+        """What resolves the secrets the catalog withheld from this pair's jobs and artifacts."""
+        settings = self.config.pair(pair).secrets
+        if settings.map and self.secret_source is None:
+            from failover.hubs.key_vault import KeyVaultSecrets
+
+            with self._lock:
+                if self.secret_source is None:
+                    self.secret_source = KeyVaultSecrets()
+        return SecretResolver(pair, settings, self.secret_source)
 
     def hub(self, name: str) -> HubClient:
         return self._client(name, name, {})

@@ -104,6 +104,7 @@ var roles = {
   storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   logAnalyticsReader: '73c42c96-874c-492b-b04d-ab87d138a893'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
 }
 
 // -- names ----------------------------------------------------------------------------------------
@@ -148,6 +149,10 @@ var hubWorkspaceKeys = [for h in configHubs: '${h.?backend ?? 'azureml'}|${toLow
 var workspaceKeys = union(hubWorkspaceKeys, [])
 var hubLogAnalyticsKeys = [for h in configHubs: (h.?backend ?? 'azureml') == 'azureml' && startsWith(toLower(h.?log_analytics_workspace_id ?? ''), '/subscriptions/') ? 'yes|${toLower(h.log_analytics_workspace_id)}' : 'no|/subscriptions/${h.subscription_id}/resourceGroups/${h.resource_group}/none']
 var logAnalyticsKeys = union(hubLogAnalyticsKeys, [])
+// Key Vaults of pairs[].secrets.key_vault given by ARM id ('yes|'): recovery reads mapped secrets
+// from them. A vault given by name can't be located here: grant the role by hand (docs/deploy.md).
+var pairKeyVaultKeys = [for p in configPairs: startsWith(toLower(p.?secrets.?key_vault ?? ''), '/subscriptions/') ? 'yes|${toLower(p.secrets.key_vault)}' : 'no|/subscriptions/${p.primary.subscription_id}/resourceGroups/${p.primary.resource_group}/none']
+var keyVaultKeys = union(pairKeyVaultKeys, [])
 var derivedPairs = [for p in configPairs: {
   name: p.name
   primaryWorkspaceId: '/subscriptions/${p.primary.subscription_id}/resourceGroups/${p.primary.resource_group}/providers/Microsoft.MachineLearningServices/workspaces/${p.primary.workspace_name}'
@@ -339,6 +344,17 @@ module logAnalyticsRoles 'modules/log-analytics-roles.bicep' = [for (key, i) in 
   }
 }]
 
+// Key Vaults holding the secrets recovery maps into recreated jobs and artifacts (pairs[].secrets).
+module keyVaultRoles 'modules/key-vault-roles.bicep' = [for (key, i) in keyVaultKeys: if(startsWith(key, 'yes|')) {
+  name: 'kv-role-${i}-${take(uniqueString(key), 8)}'
+  scope: resourceGroup(split(key, '/')[2], split(key, '/')[4])
+  params: {
+    keyVaultName: last(split(key, '/'))
+    principalId: identity.outputs.principalId
+    roleDefinitionId: roles.keyVaultSecretsUser
+  }
+}]
+
 // -- alerts -------------------------------------------------------------------------------------------
 module actionGroup 'modules/action-group.bicep' = if (deployAlerts) {
   name: 'action-group'
@@ -380,6 +396,7 @@ output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output WORKSPACE_ROLE_KEYS array = workspaceKeys
 output LOG_ANALYTICS_ROLE_KEYS array = logAnalyticsKeys
+output KEY_VAULT_ROLE_KEYS array = keyVaultKeys
 output ALERT_ACTION_GROUP_ID string = deployAlerts ? actionGroup.outputs.id : ''
 output ALERT_RULE_NAMES array = [for (pair, i) in alertPairs: {
   pair: pair.name

@@ -48,6 +48,7 @@ def _failover(context: df.DurableOrchestrationContext, run: FailoverRun) -> Gene
         "pair": request.pair, "target": request.target, "require_approval": request.require_approval})
     run.take_plan(plan)
     if plan.get("error"):
+        run.error("plan", plan["error"])  # the cause is in the errors like any other abort's
         return "aborted", plan["error"]
     if plan["noop"]:
         return "succeeded", f"{plan['target']} is already active"

@@ -85,7 +85,12 @@ class DrillConsole:
                 f"started: {started.get('why')}" if started else f"declined: {decisions[-1].get('why')}"))
         head.add_row("pointer", f"{pointer.get('before')} (gen {pointer.get('generation_before')}) -> "
                                 f"{pointer.get('after')} (gen {pointer.get('generation_after')})")
-        head.add_row("catalog age (metadata RPO)", f"{report.get('catalog', {}).get('age_seconds')} s")
+        catalog = report.get("catalog") or {}
+        head.add_row("catalog age (metadata RPO)", f"{catalog.get('age_seconds')} s")
+        if catalog.get("fallback"):
+            head.add_row("catalog fallback", f"used {catalog.get('snapshot')}: {catalog['fallback'].get('reason')}")
+        if catalog.get("missing"):
+            head.add_row("catalog", str(catalog["missing"]))
         head.add_row("jobs", "interrupted {interrupted}, resubmitted {resubmitted}, already present "
                              "{already_present}, failed {failed}".format(**{k: jobs.get(k) for k in (
                                  "interrupted", "resubmitted", "already_present", "failed")}))

@@ -12,9 +12,10 @@ from azure.storage.blob import ContainerClient
 from failover.domain.config import FailoverConfig, HubRef
 from failover.domain.model import DEFAULT_INTERRUPTED_JOB_STATUSES, RECOVERY_ORDER, Artifact, ArtifactKind, JobRecord
 from failover.domain.ports import HubError
+from failover.domain.secrets import MARKER_PREFIX
 from failover.domain.serving import with_schedule_enabled
 from failover.hubs.simulated_hub import SimulatedHub
-from failover.stores.catalog import REDACTED, CatalogError, CatalogStore, sync_all, sync_catalog
+from failover.stores.catalog import CatalogError, CatalogStore, sync_all, sync_catalog
 from replayhost.azurite import AzuriteEndpoints
 
 T0 = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
@@ -185,7 +186,7 @@ def test_no_secret_value_reaches_the_catalog(env: Env) -> None:
     report = env.sync(T0)
     text = env.raw_snapshot()
     assert "sk-live-0123456789" not in text and "SECRETSIGVALUE" not in text
-    assert "debug" in text and REDACTED in text
+    assert "debug" in text and MARKER_PREFIX in text
     assert sorted(report.redacted) == [
         "data:sas-data:1.spec.path",
         "job:train-1-with-secret.spec.properties.environmentVariables.OPENAI_API_KEY",
@@ -354,3 +355,63 @@ def test_timer_disables_on_the_standby_the_schedules_the_active_hub_runs(
     still = {s.name for s in standby.list_assets(ArtifactKind.SCHEDULE) if s.spec["properties"]["isEnabled"]}
     assert still == {"standby-only-report"} | {s.name for s in schedules if s not in runs}
     reset_services()
+
+
+def _corrupt(env: Env, name: str) -> None:
+    body = json.loads(env.store.container.download_blob(name).readall())
+    body["artifacts"]["data"][0]["spec"]["path"] = "https://elsewhere/"  # bit rot: content no longer matches
+    env.store.container.upload_blob(name, json.dumps(body), overwrite=True)
+
+
+def test_a_corrupt_newest_snapshot_falls_back_to_the_newest_valid_one_and_the_next_sync_heals(env: Env) -> None:
+    env.primary.seed(jobs=4, artifacts=6, seed=1)
+    older = env.sync(T0)
+    env.primary.put_asset(Artifact(ArtifactKind.DATA, "late", "1", {"type": "uri_file", "path": "https://x/late"}))
+    newest = env.sync(T0 + timedelta(minutes=15))
+    env.sync(T0 + timedelta(minutes=30))  # unchanged: only the manifest's taken_at moves
+    _corrupt(env, newest.snapshot)
+
+    snap = env.store.read(env.hub_name)
+    assert snap is not None and snap.name == older.snapshot
+    assert snap.fallback is not None and snap.fallback.wanted == newest.snapshot
+    assert "fails its content hash" in snap.fallback.reason
+    assert snap.taken_at == T0  # the RPO of the snapshot actually used, not the manifest's
+    described = snap.describe(T0 + timedelta(minutes=40))
+    assert described["snapshot"] == older.snapshot and described["age_seconds"] == 2400
+    assert described["fallback"] == {"wanted": newest.snapshot, "reason": snap.fallback.reason}
+
+    healed = env.sync(T0 + timedelta(minutes=45))  # the hub still has "late": a fresh snapshot
+    assert healed.healed is not None and newest.snapshot in healed.healed and "HEALED" in healed.summary()
+    assert healed.wrote_snapshot and healed.snapshot not in (older.snapshot, newest.snapshot)
+    assert (healed.added, healed.removed) == (1, 0)  # compared with the fallback, the snapshot it can trust
+    snap = env.store.read(env.hub_name)
+    assert snap is not None and snap.fallback is None and snap.name == healed.snapshot
+    assert snap.taken_at == T0 + timedelta(minutes=45)
+    assert env.sync(T0 + timedelta(minutes=60)).healed is None  # healed once, then ordinary syncs
+
+
+def test_when_no_snapshot_verifies_the_reader_says_why_and_a_sync_still_heals(env: Env) -> None:
+    env.primary.seed(jobs=3, artifacts=3, seed=2)
+    first = env.sync(T0)
+    env.store.container.upload_blob(f"{env.hub_name}/current.json", b"{not json", overwrite=True)
+    with pytest.raises(CatalogError, match="manifest is not readable"):
+        _corrupt_and_read(env, first.snapshot)
+    report = env.sync(T0 + timedelta(minutes=5))
+    assert report.healed is not None and "manifest is not readable" in report.healed
+    snap = env.store.read(env.hub_name)
+    assert snap is not None and snap.fallback is None and snap.name == report.snapshot
+
+
+def _corrupt_and_read(env: Env, name: str) -> None:
+    _corrupt(env, name)
+    env.store.read(env.hub_name)
+
+
+def test_a_missing_manifest_with_kept_snapshots_falls_back(env: Env) -> None:
+    env.primary.seed(jobs=2, artifacts=2, seed=3)
+    first = env.sync(T0)
+    env.store.container.delete_blob(f"{env.hub_name}/current.json")
+    snap = env.store.read(env.hub_name)
+    assert snap is not None and snap.name == first.snapshot
+    assert snap.fallback is not None and snap.fallback.wanted is None and "missing" in snap.fallback.reason
+    assert env.sync(T0 + timedelta(minutes=1)).healed is not None

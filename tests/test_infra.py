@@ -53,6 +53,7 @@ ROLE = {
     "storageTableDataReader": "76199698-9eea-4c19-bc75-cec21354c6b6",
     "monitoringMetricsPublisher": "3913510d-42f4-4e42-8a64-420c390055eb",
     "logAnalyticsReader": "73c42c96-874c-492b-b04d-ab87d138a893",
+    "keyVaultSecretsUser": "4633458b-17de-408a-b874-0445c86b69e6",
 }
 AZUREML_DATA_SCIENTIST = "f6c7c914-8db3-469d-8ca1-694a8f32e121"
 BROAD_ROLES = {
@@ -393,7 +394,8 @@ def role_assignments() -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
 def test_role_assignments_have_guid_names_and_single_resource_scopes() -> None:
     found = role_assignments()
     assert {f for f, *_ in found} == {"storage-roles.bicep", "workspace-roles.bicep",
-                                       "log-analytics-roles.bicep", "insights-roles.bicep"}
+                                       "log-analytics-roles.bicep", "insights-roles.bicep",
+                                       "key-vault-roles.bicep"}
     for file, name, res, doc in found:
         assert res["name"]["function"]["type"] == "guid", (file, name)
         guid_args = res["name"]["function"]["parameters"]
@@ -430,6 +432,7 @@ def test_the_identity_gets_only_the_roles_it_uses() -> None:
     assert granted("operatorRoles") == {"storageTableDataReader", "storageBlobDataReader"}
     assert granted("insightsRoles") == {"monitoringMetricsPublisher"}
     assert granted("logAnalyticsRoles") == {"logAnalyticsReader"}
+    assert granted("keyVaultRoles") == {"keyVaultSecretsUser"}
     assert granted("workspaceRoles") == {"workspaceRoleDefinitionId"}
     assert main()["parameters"]["workspaceRoleDefinitionId"]["default"] == AZUREML_DATA_SCIENTIST
     assert body(modules["drStorageRoles"])["params"]["storageAccountName"] != body(
@@ -443,6 +446,19 @@ def test_workspace_roles_cover_every_azureml_hub_of_the_config() -> None:
     workspace_roles = main()["modules"]["workspaceRoles"]["config"]
     assert workspace_roles["loop_type"]["detail"]["array_name"] == "workspaceKeys"
     assert mentions(workspace_roles["condition"], "azureml|")
+
+
+def test_key_vaults_of_the_config_grant_the_identity_secrets_user() -> None:
+    """pairs[].secrets.key_vault given by ARM id: the identity may read (only) its secrets."""
+    variables = main()["variables"]
+    assert mentions(variables["pairKeyVaultKeys"]["value"], "configPairs")
+    assert "secrets" in json.dumps(variables["pairKeyVaultKeys"]["value"])
+    roles = main()["modules"]["keyVaultRoles"]["config"]
+    assert roles["loop_type"]["detail"]["array_name"] == "keyVaultKeys"
+    assert mentions(roles["condition"], "yes|")
+    vault = module("key-vault-roles")["resources"]["vault"]
+    assert vault["type"] == "Microsoft.KeyVault/vaults" and vault["existing"] is True
+    assert "KEY_VAULT_ROLE_KEYS" in main()["outputs"]
 
 
 # -- azd -----------------------------------------------------------------------------------------------

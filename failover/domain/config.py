@@ -57,6 +57,12 @@ CONNECTION_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$"
 DATASTORE_PATTERN = r"^[a-zA-Z0-9_][a-zA-Z0-9_-]{0,254}$"
 DEPLOYMENT_KEY_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}/[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$"
 INSTANCE_TYPE_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$"
+_VAULT_NAME = r"[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]"
+KEY_VAULT_PATTERN = (rf"^(?:{_VAULT_NAME}|/subscriptions/[^/]+/resource[gG]roups/[^/]+/providers/"
+                     rf"Microsoft\.KeyVault/vaults/{_VAULT_NAME})$")
+SECRET_REF_PATTERN = (r"^(?:[a-zA-Z0-9-]{1,127}|https://[a-zA-Z0-9-]{3,24}\.vault\.(?:azure\.net|azure\.cn|"
+                      r"usgovcloudapi\.net)/secrets/[a-zA-Z0-9-]{1,127}(?:/[0-9a-fA-F]{32})?)$")
+SECRET_KEY_PATTERN = r"^(?:[^/\s]+/)?[A-Za-z_][\w.-]*$"
 
 _PATTERN_HINTS: dict[str, str] = {
     SLUG_PATTERN: "slug (1-63 of a-z, 0-9 and '-', not starting or ending with '-')",
@@ -69,6 +75,10 @@ _PATTERN_HINTS: dict[str, str] = {
     DATASTORE_PATTERN: "datastore name (letters, digits, '_' and '-')",
     DEPLOYMENT_KEY_PATTERN: "'endpoint/deployment' name pair (e.g. 'churn-endpoint/blue')",
     INSTANCE_TYPE_PATTERN: "instance type (e.g. 'Standard_DS3_v2')",
+    KEY_VAULT_PATTERN: "Key Vault name (3-24 letters, digits and '-') or ARM id (/subscriptions/…/vaults/<name>)",
+    SECRET_REF_PATTERN: ("Key Vault secret name (1-127 letters, digits and '-') or secret URI "
+                         "(https://<vault>.vault.azure.net/secrets/<name>[/<version>])"),
+    SECRET_KEY_PATTERN: "reference: a variable or field name (HF_TOKEN, inputs.data), optionally '<item>/' first",
 }
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
@@ -202,6 +212,50 @@ def _duplicates(values: Sequence[str]) -> list[tuple[str, str]]:
     return problems
 
 
+class PairSecrets(_Strict):
+    """Where the secrets the catalog never keeps come from when a job or artifact is recreated.
+
+    Every secret withheld from the catalog is known by a reference: the environment variable or
+    field name (HF_TOKEN, DB_PASS), or `inputs.<name>` for a job input. A reference mapped here is
+    read from Key Vault under the app's managed identity at recovery time; one that is not fails
+    its item by name. Nothing here is a secret: names and URIs only.
+    """
+
+    key_vault: Annotated[str, StringConstraints(pattern=KEY_VAULT_PATTERN)] | None = Field(
+        None, description="Key Vault of the mapped secret names: its name, or its ARM id (then `azd up` grants "
+                          "the app's identity Key Vault Secrets User on it). Key Vault replicates to its paired "
+                          "region by itself.")
+    map: dict[Annotated[str, StringConstraints(pattern=SECRET_KEY_PATTERN, max_length=512)],
+              Annotated[str, StringConstraints(pattern=SECRET_REF_PATTERN)]] = Field(
+        default_factory=dict,
+        description="Reference -> Key Vault secret name (in key_vault) or secret URI. A reference is an environment "
+                    "variable or field name (HF_TOKEN), `inputs.<name>` for a job input, or `<job name or artifact "
+                    "key>/<reference>` for one item only (it wins over the plain reference).")
+    signed_uris: Literal["fail", "identity"] = Field(
+        "fail", description="A SAS-signed URI (kept in the catalog without its signature) whose reference is not "
+                            "mapped: `fail` its item by name, or `identity`: submit it unsigned, for identity-based "
+                            "data access.")
+
+    @model_validator(mode="after")
+    def _names_need_a_vault(self) -> PairSecrets:
+        if self.key_vault is None:
+            bare = [(f"map.{key}", f"{_show(value)} is a secret name: set key_vault, or give the secret's URI")
+                    for key, value in self.map.items() if not value.startswith("https://")]
+            if bare:
+                raise _rule(bare)
+        return self
+
+    @property
+    def vault_url(self) -> str | None:
+        if self.key_vault is None:
+            return None
+        return f"https://{self.key_vault.rsplit('/', 1)[-1].lower()}.vault.azure.net"
+
+    def secret_uri(self, ref: str) -> str:
+        """The Key Vault secret URI a mapped value names (a name resolves in ``key_vault``)."""
+        return ref if ref.startswith("https://") else f"{self.vault_url}/secrets/{ref}"
+
+
 class HubRef(_Strict):
     """One Azure ML workspace / AI Studio hub."""
 
@@ -289,6 +343,7 @@ class HubPair(_Strict):
         default_factory=list,
         description="ARM ids / alert rule names whose Azure Monitor alerts concern this pair (any case).")
     auto_failover: bool = Field(True, description="False: alerts and probes only report; an operator starts.")
+    secrets: PairSecrets = Field(default_factory=PairSecrets)
 
     @field_validator("alert_targets")
     @classmethod

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from failover.domain.requests import FailoverRequest
+from failover.domain.secrets import scrub
 
 MAX_REPORTED_ERRORS = 50
 # Stages that write nothing (the flip writes only when it succeeds): a run that ends in one was aborted.
@@ -92,7 +93,7 @@ class FailoverRun:
 
     def error(self, where: str, message: str) -> None:
         if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append({"where": where, "error": message[:500]})
+            self.errors.append({"where": where, "error": scrub(message)[:500]})
         else:
             self.errors_dropped += 1
 
@@ -194,7 +195,8 @@ class FailoverRun:
                 else plan.get("generation"),
             },
             "catalog": {"taken_at": catalog.get("taken_at"), "age_seconds": catalog.get("age_seconds"),
-                        "snapshot": catalog.get("snapshot")},
+                        "snapshot": catalog.get("snapshot"), "fallback": catalog.get("fallback"),
+                        "missing": catalog.get("missing")},
             "approval": self.approval,
             "jobs": {k: self.jobs[k] for k in ("interrupted", "resubmitted", "already_present", "failed",
                                                "skipped")},

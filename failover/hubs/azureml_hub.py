@@ -54,7 +54,7 @@ from failover.hubs.azureml_assets import UnreadableSpec, asset_body, asset_spec,
 from failover.hubs.azureml_jobs import carried_over, job_record, put_back, without_nulls
 from failover.hubs.azureml_resources import RESOURCE_KINDS, AzureMLResources
 from failover.hubs.hub_errors import to_hub_error
-from failover.hubs.hub_specs import ensure_no_secrets, retarget_arm_ids
+from failover.hubs.hub_specs import ensure_no_placeholders, ensure_no_secrets, retarget_arm_ids
 
 T = TypeVar("T")
 
@@ -165,6 +165,7 @@ class AzureMLHub:
 
     def submit_job(self, source: JobRecord, *, new_name: str, compute: str | None,
                    tags: dict[str, str]) -> SubmitResult:
+        ensure_no_placeholders(f"{self._hub_id}: job {new_name}", source.spec, source.tags)
         if self._exists(new_name):
             return SubmitResult(new_name, WriteOutcome.ALREADY_PRESENT)
         job, source_props = self._resubmission(source, new_name, compute, tags)
@@ -298,6 +299,7 @@ class AzureMLHub:
             raise HubError(ErrorCategory.PERMANENT, f"{self._hub_id}: {key} can't be read: {exc}") from None
 
     def put_asset(self, artifact: Artifact) -> WriteOutcome:
+        ensure_no_placeholders(f"{self._hub_id}: {artifact.key}", artifact.spec)
         if artifact.kind is ArtifactKind.CONNECTION:
             return self.put_connection(artifact)
         if artifact.kind in RESOURCE_KINDS:
@@ -365,6 +367,7 @@ class AzureMLHub:
     def put_connection(self, connection: Artifact) -> WriteOutcome:
         if connection.kind is not ArtifactKind.CONNECTION:
             raise HubError(ErrorCategory.PERMANENT, f"put_connection got a {connection.kind.value}")
+        ensure_no_placeholders(f"{self._hub_id}: {connection.key}", connection.spec)
         ensure_no_secrets(connection)
         body = connection_body(connection.spec)
         return self._put(connection, lambda: self.ml.connections._operation.create(

@@ -14,7 +14,7 @@ from typing import Any
 
 from failover.domain.model import MUTABLE_KINDS, Artifact, ArtifactKind
 from failover.domain.ports import ErrorCategory, HubError
-from failover.domain.secrets import secret_fields
+from failover.domain.secrets import placeholders, secret_fields
 
 _ARM_WORKSPACE_SCOPE = re.compile(
     r"/subscriptions/[^/]+/resource[gG]roups/[^/]+/providers/Microsoft\.MachineLearningServices"
@@ -38,6 +38,19 @@ def ensure_no_secrets(connection: Artifact) -> None:
             f"connection {connection.name!r} carries secret-like fields {sorted(fields)}: secrets come "
             "from Key Vault, never from the catalog",
         )
+
+
+def ensure_no_placeholders(what: str, *specs: Any) -> None:
+    """Raise HubError(PERMANENT) if a secret marker is left in what is about to be written.
+
+    The last line of defence: recovery resolves markers first (failover/domain/secret_map.py); a
+    write that still carries one would store the placeholder text as the value.
+    """
+    left = next((p for spec in specs for p in placeholders(spec)), None)
+    if left is not None:
+        raise HubError(ErrorCategory.PERMANENT,
+                       f"{what}: a secret placeholder is left in the spec ({left!r}): never submitted; "
+                       "map the secret in the pair's secrets.map")
 
 
 def retarget_arm_ids(value: Any, workspace_scope: str) -> Any:

@@ -68,7 +68,7 @@ from failover.domain.serving import (
     with_state_of,
 )
 from failover.hubs.hub_errors import to_hub_error
-from failover.hubs.hub_specs import ensure_no_secrets, retarget_arm_ids
+from failover.hubs.hub_specs import ensure_no_placeholders, ensure_no_secrets, retarget_arm_ids
 from failover.hubs.simulated_fault import FaultConfig, FaultInjector
 from failover.hubs.simulated_seed import SEEDED_DATASTORES, SIMULATED_SCOPE, seed_artifacts, seed_jobs
 
@@ -255,6 +255,7 @@ class SimulatedHub:
 
     def submit_job(self, source: JobRecord, *, new_name: str, compute: str | None,
                    tags: dict[str, str]) -> SubmitResult:
+        ensure_no_placeholders(f"{self._hub_id}: job {new_name}", source.spec, source.tags)
         with self._call("submit_job"):
             job = self._resubmission(source, new_name, compute, tags)
             # Create-if-absent in one round trip: the name is the idempotency key.
@@ -331,6 +332,7 @@ class SimulatedHub:
                            f"{self._hub_id}: {kind.value}:{name}:{version or ''} can't be read: {exc}") from None
 
     def put_asset(self, artifact: Artifact) -> WriteOutcome:
+        ensure_no_placeholders(f"{self._hub_id}: {artifact.key}", artifact.spec)
         if artifact.kind is ArtifactKind.CONNECTION:
             ensure_no_secrets(artifact)
         with self._call(f"put_asset({artifact.kind.value})"):

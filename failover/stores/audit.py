@@ -17,6 +17,7 @@ from typing import Any
 
 from azure.data.tables import TableClient, UpdateMode
 
+from failover.domain.secrets import scrub_all
 from failover.stores.table_store import TableStore, table_key
 
 AUDIT_TABLE = "draudit"
@@ -47,7 +48,7 @@ class AuditLog(TableStore):
         self._ensure()
         if key is None:
             key = f"{self._now().astimezone(UTC).isoformat()}-{uuid.uuid4().hex[:8]}"
-        text = json.dumps(detail or {}, sort_keys=True, default=str)
+        text = json.dumps(scrub_all(detail or {}), sort_keys=True, default=str)  # no secret, whatever the caller
         if len(text) > _MAX_DETAIL_CHARS:
             text = json.dumps({"truncated": True, "outcome": outcome, "chars": len(text)})
         at = self._now().astimezone(UTC).isoformat()

@@ -14,16 +14,20 @@ changed, no snapshot is written: only the manifest's ``taken_at`` moves. ``taken
 therefore the time of the last successful sync (the catalog equalled the hub then), and
 ``now - taken_at`` is the metadata RPO; ``content_since`` is when the current content was
 first captured. The last ``keep`` snapshots are kept (never the one the manifest names).
+
+A snapshot that can't be used (it fails its content hash, is not JSON, is gone) never stops a
+reader or a sync: the reader falls back to the newest kept snapshot that verifies, and says so
+(``CatalogSnapshot.fallback``); the next sync publishes a fresh snapshot and heals the manifest.
+Secrets never reach a blob: every spec is redacted first (failover/domain/secrets.py).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +38,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettin
 from failover.domain.config import FailoverConfig, HubRef
 from failover.domain.model import Artifact, ArtifactKind, JobRecord, content_hash
 from failover.domain.ports import HubClient, UnreadableItem, unreadable_of
-from failover.domain.secrets import secret_fields
+from failover.domain.secrets import Finding, redact, scrub
 
 if TYPE_CHECKING:
     from failover.domain.settings import Settings
@@ -44,15 +48,24 @@ log = logging.getLogger(__name__)
 CATALOG_CONTAINER = "drcatalog"
 KEEP_SNAPSHOTS = 5
 SCHEMA_VERSION = 1
-REDACTED = "***redacted: secrets come from Key Vault, never from the catalog***"
-_SECRET_VALUE = re.compile(r"AccountKey=|SharedAccessSignature=|SharedAccessKey=|[?&]sig=|Password=", re.I)
 _JSON = ContentSettings(content_type="application/json")
 
 HubFactory = Callable[[HubRef], HubClient]
 
 
 class CatalogError(RuntimeError):
-    """The catalog can't be read consistently (corrupt snapshot, or it kept moving)."""
+    """The catalog can't be read: no snapshot of the hub verifies (or it kept moving)."""
+
+
+@dataclass(frozen=True)
+class CatalogFallback:
+    """Why the snapshot the manifest names was not used (a reader fell back to an older one)."""
+
+    wanted: str | None  # the snapshot the manifest named; None when there was no readable manifest
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def _iso(moment: datetime) -> str:
@@ -84,6 +97,7 @@ class CatalogSnapshot:
     jobs: list[dict[str, Any]]
     artifacts: dict[str, list[dict[str, Any]]]
     manifest_etag: str = field(default="", compare=False, repr=False)
+    fallback: CatalogFallback | None = field(default=None, compare=False)
 
     def job_records(self) -> list[JobRecord]:
         return [JobRecord.from_dict(j) for j in self.jobs]
@@ -96,6 +110,12 @@ class CatalogSnapshot:
 
     def fingerprints(self) -> dict[str, str]:
         return _fingerprints(self.jobs, self.artifacts)
+
+    def describe(self, now: datetime) -> dict[str, Any]:
+        """What a report says about the catalog a run used: which snapshot, its RPO, any fallback."""
+        return {"snapshot": self.name, "taken_at": self.taken_at.isoformat(),
+                "age_seconds": round((now - self.taken_at).total_seconds(), 3),
+                "fallback": self.fallback.to_dict() if self.fallback else None}
 
 
 @dataclass(frozen=True)
@@ -117,6 +137,7 @@ class SyncReport:
     # Items the hub holds that its adapter could not read, by name: {key, kind, name, version, reason,
     # kept_previous}. kept_previous: the last snapshot's copy stays in the catalog (its last_seen says when).
     unreadable: list[dict[str, Any]] = field(default_factory=list)
+    healed: str | None = None  # the manifest named an unusable snapshot: why, and what replaced it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,6 +146,7 @@ class SyncReport:
         kinds = " ".join(f"{k}={n}" for k, n in self.artifacts.items())
         wrote = "new snapshot" if self.wrote_snapshot else "unchanged"
         extra = " SUPERSEDED by a concurrent sync" if self.superseded else ""
+        extra += f" HEALED ({self.healed})" if self.healed else ""
         redacted = f" redacted={len(self.redacted)}" if self.redacted else ""
         unreadable = ""
         if self.unreadable:
@@ -166,24 +188,60 @@ class CatalogStore:
             return None
 
     def read(self, hub: str, attempts: int = 3) -> CatalogSnapshot | None:
-        """The current snapshot of ``hub``, or None if it was never synced.
+        """The current snapshot of ``hub``; None if it was never synced.
 
-        A snapshot pruned between our manifest and snapshot reads (a reader slower than
-        ``keep`` syncs) is retried from a fresh manifest, up to ``attempts`` times.
+        A snapshot pruned between our manifest and snapshot reads (a reader slower than ``keep``
+        syncs) is retried from a fresh manifest, up to ``attempts`` times. When the manifest's
+        snapshot can't be used (missing, not JSON, fails its content hash) or the manifest itself
+        is unreadable, the newest kept snapshot that verifies is returned with ``fallback`` saying
+        why; CatalogError only when none does.
         """
+        wanted: str | None = None
+        etag = ""
         for _ in range(attempts):
             try:
                 manifest_blob = self.container.download_blob(f"{hub}/current.json")
-                manifest = json.loads(manifest_blob.readall())
+                raw = manifest_blob.readall()
                 etag = manifest_blob.properties.etag
             except ResourceNotFoundError:
-                return None
+                return self._fallback(hub, None, "the manifest is missing", "", quiet=True)
             try:
-                body = json.loads(self.container.download_blob(manifest["snapshot"]).readall())
+                manifest = json.loads(raw)
+                wanted = str(manifest["snapshot"])
+            except (ValueError, KeyError, TypeError):
+                return self._fallback(hub, None, "the manifest is not readable", etag)
+            try:
+                body = json.loads(self.container.download_blob(wanted).readall())
             except ResourceNotFoundError:
                 continue
-            return self._verified(hub, manifest, body, etag)
-        raise CatalogError(f"catalog of {hub!r}: the snapshot its manifest names is missing ({attempts} reads)")
+            except ValueError:
+                return self._fallback(hub, wanted, f"snapshot {wanted} is not valid JSON", etag)
+            try:
+                return self._verified(hub, manifest, body, etag)
+            except CatalogError as exc:
+                return self._fallback(hub, wanted, str(exc), etag)
+        return self._fallback(hub, wanted, f"snapshot {wanted} its manifest names is missing ({attempts} reads)",
+                              etag)
+
+    def _fallback(self, hub: str, wanted: str | None, reason: str, etag: str,
+                  quiet: bool = False) -> CatalogSnapshot | None:
+        """The newest kept snapshot that verifies, marked as a fallback (None: there are none)."""
+        names = [n for n in reversed(self.snapshot_names(hub)) if n != wanted]
+        if not names and quiet:
+            return None  # no manifest and no snapshot: never synced
+        rejected = []
+        for name in names:
+            try:
+                snapshot = self.read_snapshot(hub, name)
+            except CatalogError as exc:
+                rejected.append(str(exc))
+                continue
+            log.warning("catalog of %s: %s; using the newest valid snapshot %s", hub, reason, name)
+            return replace(snapshot, manifest_etag=etag, fallback=CatalogFallback(wanted, reason))
+        if quiet and not rejected:
+            return None
+        detail = f" (also unusable: {'; '.join(rejected[:3])})" if rejected else " and no other snapshot is kept"
+        raise CatalogError(f"catalog of {hub!r}: {reason}{detail}")
 
     def read_snapshot(self, hub: str, name: str) -> CatalogSnapshot:
         """One named (immutable) snapshot, e.g. the one a failover plan pinned. Its ``taken_at`` is
@@ -192,23 +250,37 @@ class CatalogStore:
             body = json.loads(self.container.download_blob(name).readall())
         except ResourceNotFoundError:
             raise CatalogError(f"catalog of {hub!r}: snapshot {name} does not exist (pruned?)") from None
-        if body.get("hub") != hub:
-            raise CatalogError(f"catalog snapshot {name} belongs to hub {body.get('hub')!r}, not {hub!r}")
-        manifest = {"pair": body["pair"], "taken_at": body["taken_at"], "snapshot": name,
-                    "content_hash": body["content_hash"]}
+        except ValueError:
+            raise CatalogError(f"catalog of {hub!r}: snapshot {name} is not valid JSON") from None
+        if not isinstance(body, dict) or body.get("hub") != hub:
+            raise CatalogError(f"catalog snapshot {name} does not belong to hub {hub!r}")
+        manifest = {"pair": body.get("pair"), "taken_at": body.get("taken_at"), "snapshot": name,
+                    "content_hash": body.get("content_hash")}
         return self._verified(hub, manifest, body, "")
 
     @staticmethod
     def _verified(hub: str, manifest: dict[str, Any], body: dict[str, Any], etag: str) -> CatalogSnapshot:
-        snapshot = CatalogSnapshot(
-            hub=hub, pair=manifest["pair"], taken_at=datetime.fromisoformat(manifest["taken_at"]),
-            content_since=datetime.fromisoformat(body["taken_at"]), name=manifest["snapshot"],
-            content_hash=body["content_hash"], jobs=body["jobs"], artifacts=body["artifacts"],
-            manifest_etag=etag)
-        actual = content_hash(snapshot.fingerprints())
-        if not (actual == body["content_hash"] == manifest["content_hash"]):
-            raise CatalogError(f"catalog of {hub!r}: snapshot {manifest['snapshot']} fails its content hash")
+        name = str(manifest["snapshot"])
+        try:
+            snapshot = CatalogSnapshot(
+                hub=hub, pair=manifest["pair"], taken_at=datetime.fromisoformat(manifest["taken_at"]),
+                content_since=datetime.fromisoformat(body["taken_at"]), name=name,
+                content_hash=body["content_hash"], jobs=body["jobs"], artifacts=body["artifacts"],
+                manifest_etag=etag)
+            actual = content_hash(snapshot.fingerprints())
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise CatalogError(f"catalog of {hub!r}: snapshot {name} is malformed") from None
+        # The name carries the hash too (…-{hash16}.json): a body rewritten with its own hash still fails.
+        named = name.rsplit("-", 1)[-1].removesuffix(".json")
+        if not (actual == body["content_hash"] == manifest["content_hash"]) or actual[7:23] != named:
+            raise CatalogError(f"catalog of {hub!r}: snapshot {name} fails its content hash")
         return snapshot
+
+    def manifest_etag(self, hub: str) -> str | None:
+        try:
+            return str(self.container.get_blob_client(f"{hub}/current.json").get_blob_properties().etag)
+        except ResourceNotFoundError:
+            return None
 
     def snapshot_names(self, hub: str) -> list[str]:
         try:
@@ -256,23 +328,11 @@ class CatalogStore:
 # --------------------------------------------------------------------------- sync
 
 def _redact(value: Any, path: str, redacted: list[str]) -> Any:
-    """Withhold secret-looking fields (by name, or by value shape) and record their paths."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            here = f"{path}.{key}"
-            if secret_fields({key: item}) == [str(key)]:  # the shared rule of the hub adapters
-                redacted.append(here)
-                out[key] = REDACTED
-            else:
-                out[key] = _redact(item, here, redacted)
-        return out
-    if isinstance(value, list):
-        return [_redact(item, f"{path}[{i}]", redacted) for i, item in enumerate(value)]
-    if isinstance(value, str) and _SECRET_VALUE.search(value):
-        redacted.append(path)
-        return REDACTED
-    return value
+    """Withhold secrets (by field name or by value shape: the shared rule) and record their paths."""
+    findings: list[Finding] = []
+    clean = redact(value, "", findings)
+    redacted.extend(f"{path}.{f.path}" if f.path else path for f in findings)
+    return clean
 
 
 @dataclass
@@ -292,9 +352,9 @@ def _gather(client: HubClient, pair: str, config: FailoverConfig, taken_at: str,
     unreadable: list[dict[str, Any]] = []
 
     def report(item: UnreadableItem, kept: bool) -> None:
-        log.warning("catalog %s: %s can't be read (%s)%s", pair, item.key, item.reason,
+        log.warning("catalog %s: %s can't be read (%s)%s", pair, item.key, scrub(item.reason),
                     "; the last sync's copy is kept" if kept else "")
-        unreadable.append({**item.to_dict(), "kept_previous": kept})
+        unreadable.append({**item.to_dict(), "reason": scrub(item.reason), "kept_previous": kept})
 
     listed_jobs = client.list_jobs(statuses=sorted(wanted))
     jobs = []
@@ -338,7 +398,7 @@ def sync_catalog(config: FailoverConfig, pair_name: str, hub_factory: HubFactory
     hub = pair.hub(hub_name) if hub_name else pair.primary
     moment = now or datetime.now(UTC)
     taken_at = _iso(moment)
-    previous = store.read(hub.name)
+    previous, healed, etag = _previous(store, hub.name)
     redacted: list[str] = []
     gathered = _gather(hub_factory(hub), pair.name, config, taken_at, redacted, previous)
     jobs, artifacts = gathered.jobs, gathered.artifacts
@@ -362,13 +422,29 @@ def sync_catalog(config: FailoverConfig, pair_name: str, hub_factory: HubFactory
     manifest = {"schema": SCHEMA_VERSION, "hub": hub.name, "pair": pair.name, "snapshot": name,
                 "content_hash": digest, "taken_at": taken_at, "content_since": content_since,
                 "counts": {"jobs": len(jobs), **{k: len(v) for k, v in artifacts.items()}}}
-    published = _publish(store, hub.name, manifest, previous.manifest_etag if previous else None, moment)
+    published = _publish(store, hub.name, manifest, etag, moment)
+    if healed and published:
+        log.warning("catalog %s/%s: healed: %s; the manifest now names %s", pair.name, hub.name, healed, name)
     return SyncReport(
         pair=pair.name, hub=hub.name, snapshot=name, wrote_snapshot=wrote, superseded=not published,
         taken_at=taken_at, jobs=len(jobs), artifacts={k: len(v) for k, v in artifacts.items()},
         added=added, changed=len(prints) - unchanged - added, unchanged=unchanged, removed=removed,
         redacted=redacted, pruned=store.prune(hub.name, current=name) if published else 0,
-        unreadable=gathered.unreadable)
+        unreadable=gathered.unreadable, healed=healed if published else None)
+
+
+def _previous(store: CatalogStore, hub: str) -> tuple[CatalogSnapshot | None, str | None, str | None]:
+    """The snapshot to compare with, why the manifest needs healing (None: it doesn't), and the
+    manifest's ETag for the conditional swap (None: no manifest)."""
+    try:
+        previous = store.read(hub)
+    except CatalogError as exc:  # nothing verifies: write a whole new snapshot over the manifest
+        return None, str(exc), store.manifest_etag(hub)
+    if previous is None:
+        return None, None, None
+    fallback = previous.fallback
+    healed = f"{fallback.reason}; compared with {previous.name}" if fallback else None
+    return previous, healed, previous.manifest_etag or None
 
 
 def _publish(store: CatalogStore, hub: str, manifest: dict[str, Any], etag: str | None,
@@ -382,10 +458,13 @@ def _publish(store: CatalogStore, hub: str, manifest: dict[str, Any], etag: str 
         except ResourceNotFoundError:
             etag = None
             continue
-        theirs = json.loads(blob.readall())
-        if datetime.fromisoformat(theirs["taken_at"]) >= moment:
-            return False
         etag = blob.properties.etag
+        try:
+            theirs = datetime.fromisoformat(json.loads(blob.readall())["taken_at"])
+        except (ValueError, KeyError, TypeError):
+            continue  # an unreadable manifest is not a newer one: replace it
+        if theirs >= moment:
+            return False
     return False
 
 

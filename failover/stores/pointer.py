@@ -5,23 +5,25 @@ A flip is a compare-and-swap on the entity's ETag. The caller carries the ``gene
 never flip again (or back): its expectation no longer matches. Replaying our own flip (an
 activity retried after its write landed) is recognised and reported as success, no write.
 
-Clients follow flips through ``resolve_active_hub`` / ``ml_client_for_active_hub``, and scoring
-clients through ``scoring_uri_for_active_hub`` (an endpoint's URI in the active hub).
+Clients follow flips through ``resolve_active_hub`` / ``ml_client_for_active_hub``, which keep
+answering through a storage blip (secondary endpoint, then last-known-good; see ActiveHubResolver),
+and scoring clients through ``scoring_uri_for_active_hub`` (an endpoint's URI in the active hub).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import EdmType, EntityProperty, TableClient, TableEntity, TableServiceClient, UpdateMode
 
 from failover.domain.config import FailoverConfig, HubRef
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
     from azure.ai.ml import MLClient
 
     from failover.domain.settings import Settings
+
+log = logging.getLogger(__name__)
 
 POINTER_TABLE = "drpointers"
 POINTER_ROW = "pointer"
@@ -175,39 +179,139 @@ class PointerStore:
 
 # --------------------------------------------------------------------------- resolver
 
+class PointerSource(StrEnum):
+    PRIMARY = "primary"  # the DR storage account's primary table endpoint
+    SECONDARY = "secondary"  # its read-only RA-GZRS secondary endpoint (may lag the primary)
+    LAST_KNOWN_GOOD = "last_known_good"  # this process's last answer: neither endpoint answered
+
+
+class PointerUnavailable(RuntimeError):
+    """No endpoint answered and this process has never resolved the pair."""
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Which hub is active, and how sure we are: where the answer came from and how old it is."""
+
+    pair: str
+    hub: HubRef
+    generation: int  # 0 for a pair without a pointer (never failed over: its configured primary)
+    source: PointerSource
+    read_at: str  # when an endpoint gave this answer (ISO UTC)
+    age_seconds: float  # since then: 0 for a fresh read, grows while served from memory
+    errors: tuple[str, ...] = ()  # why the fresher sources did not answer (no secrets: types and codes)
+
+    @property
+    def stale(self) -> bool:
+        return self.source is not PointerSource.PRIMARY
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pair": self.pair, "hub": self.hub.name, "generation": self.generation, "source": self.source.value,
+                "read_at": self.read_at, "age_seconds": round(self.age_seconds, 3), "stale": self.stale,
+                "errors": list(self.errors)}
+
+
+@dataclass(frozen=True)
+class _Answer:
+    resolution: Resolution
+    at: float  # clock() when an endpoint gave it
+
+
+def _why(exc: Exception) -> str:
+    status = getattr(exc, "status_code", None)
+    return f"{type(exc).__name__}" + (f" {status}" if status else "")
+
+
 class ActiveHubResolver:
     """Which hub is active for a pair, cached for ``ttl`` seconds so clients can ask on every call.
 
-    A pair without a pointer (never failed over, never ensured) resolves to its configured primary.
+    A storage blip must not take every client down with it: when the primary endpoint fails, the
+    RA-GZRS secondary endpoint (``secondary``) is read; when both fail, the last answer this
+    process got (its last-known-good, with its age) is served. A stale answer is better than
+    none; an older generation than one already seen is never served, whichever endpoint says so
+    (the secondary lags the primary). A pair without a pointer resolves to its configured primary.
     """
 
     def __init__(self, config: FailoverConfig, store: PointerStore, *, ttl: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, secondary: PointerStore | None = None,
+                 retry_after: float = 30.0) -> None:
         self.config = config
         self.store = store
+        self.secondary = secondary
         self.ttl = ttl
+        self.retry_after = retry_after  # an endpoint that failed is skipped this long: no client waits on it
         self._clock = clock
-        self._cache: dict[str, tuple[float, HubRef]] = {}
+        self._cache: dict[str, tuple[float, _Answer]] = {}
+        self._known: dict[str, _Answer] = {}  # last-known-good: the newest generation seen
+        self._down_until: dict[PointerSource, float] = {}
+        self._served_from: dict[str, PointerSource] = {}
         self._uris: dict[tuple[str, str, str], tuple[float, str]] = {}
         self._lock = threading.Lock()
 
     def resolve(self, pair: str) -> HubRef:
+        return self.resolution(pair).hub
+
+    def resolution(self, pair: str) -> Resolution:
+        """The active hub with its source and age (see PointerSource)."""
         now = self._clock()
         with self._lock:
             hit = self._cache.get(pair)
         if hit is not None and now < hit[0]:
-            return hit[1]
-        pair_config = self.config.pair(pair)
-        try:
-            active = self.store.read(pair).active
-        except PointerNotFound:
-            active = pair_config.primary.name
-        hub = pair_config.hub(active)
+            return self._aged(hit[1], now)
+        answer = self._read(pair, now)
+        source, errors = answer.resolution.source, "; ".join(answer.resolution.errors)
         with self._lock:
-            self._cache[pair] = (now + self.ttl, hub)
-        return hub
+            self._cache[pair] = (now + self.ttl, answer)
+            changed = self._served_from.get(pair, PointerSource.PRIMARY) is not source
+            self._served_from[pair] = source
+        if changed:  # once per change of source, not once per cache refresh
+            log.warning("pointer %s: now answered by %s%s", pair, source.value, f" ({errors})" if errors else "")
+        return self._aged(answer, now)
+
+    def _read(self, pair: str, now: float) -> _Answer:
+        pair_config = self.config.pair(pair)  # KeyError for an unknown pair, before any I/O
+        with self._lock:
+            known = self._known.get(pair)
+        errors: list[str] = []
+        sources = [(PointerSource.PRIMARY, self.store)]
+        if self.secondary is not None:
+            sources.append((PointerSource.SECONDARY, self.secondary))
+        for source, store in sources:
+            with self._lock:
+                down_until = self._down_until.get(source, 0.0)
+            if now < down_until:
+                errors.append(f"{source.value}: skipped for {down_until - now:.0f} s more after a failure")
+                continue
+            try:
+                pointer = store.read(pair)
+                active, generation = pointer.active, pointer.generation
+            except PointerNotFound:
+                active, generation = pair_config.primary.name, 0
+            except AzureError as exc:
+                errors.append(f"{source.value}: {_why(exc)}")
+                with self._lock:
+                    self._down_until[source] = now + self.retry_after
+                continue
+            if known is not None and generation < known.resolution.generation:
+                errors.append(f"{source.value}: generation {generation} is older than generation "
+                              f"{known.resolution.generation} already seen")
+                continue
+            answer = _Answer(Resolution(pair, pair_config.hub(active), generation, source,
+                                        _utc_iso(datetime.now(UTC)), 0.0, tuple(errors)), now)
+            with self._lock:
+                self._known[pair] = answer
+            return answer
+        if known is None:
+            raise PointerUnavailable(f"pointer of pair {pair!r}: no endpoint answered ({'; '.join(errors)}) "
+                                     "and this process has no earlier answer")
+        served = replace(known.resolution, source=PointerSource.LAST_KNOWN_GOOD, errors=tuple(errors))
+        return _Answer(served, known.at)
+
+    def _aged(self, answer: _Answer, now: float) -> Resolution:
+        return replace(answer.resolution, age_seconds=max(0.0, now - answer.at))
 
     def invalidate(self, pair: str | None = None) -> None:
+        """Forget cached answers (the last-known-good stays: it is the floor of what may be served)."""
         with self._lock:
             if pair is None:
                 self._cache.clear()
@@ -259,6 +363,11 @@ _default_resolver: ActiveHubResolver | None = None
 _default_lock = threading.Lock()
 
 
+# Clients ask on every call: a failing endpoint must fail fast, not after azure-core's default
+# retries. No SDK retry: the next source (secondary, then last-known-good) is the retry.
+RESOLVER_CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 0, "connection_timeout": 2, "read_timeout": 3}
+
+
 def default_resolver(env: Mapping[str, str] | None = None) -> ActiveHubResolver:
     """The process-wide resolver, from FAILOVER_CONFIG and the DR storage settings (built once)."""
     global _default_resolver  # noqa: PLW0603 - one cache per process is the point
@@ -266,14 +375,28 @@ def default_resolver(env: Mapping[str, str] | None = None) -> ActiveHubResolver:
         if _default_resolver is None:
             from failover.domain.config import load_config
             from failover.domain.settings import Settings
+            from failover.stores.storage import StorageNotConfigured, secondary_table_service, table_service
 
-            _default_resolver = ActiveHubResolver(load_config(env), PointerStore.from_settings(
-                Settings.from_env(env)))
+            settings = Settings.from_env(env)
+            try:
+                secondary: PointerStore | None = PointerStore.from_service(
+                    secondary_table_service(settings, **RESOLVER_CLIENT_OPTIONS))
+            except StorageNotConfigured as exc:  # e.g. a SAS-only connection string: no account to derive from
+                log.warning("pointer resolver: no secondary endpoint (%s)", exc)
+                secondary = None
+            _default_resolver = ActiveHubResolver(
+                load_config(env), PointerStore.from_service(table_service(settings, **RESOLVER_CLIENT_OPTIONS)),
+                secondary=secondary)
         return _default_resolver
 
 
 def resolve_active_hub(pair: str, resolver: ActiveHubResolver | None = None) -> HubRef:
     return (resolver or default_resolver()).resolve(pair)
+
+
+def active_hub_resolution(pair: str, resolver: ActiveHubResolver | None = None) -> Resolution:
+    """The active hub, the source that answered (primary, secondary, last-known-good) and its age."""
+    return (resolver or default_resolver()).resolution(pair)
 
 
 def ml_client_for_active_hub(pair: str, credential: Any | None = None, *,
