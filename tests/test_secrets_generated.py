@@ -162,12 +162,18 @@ def artifact_spec(draw: st.DrawFn, planted: Planted, kind: ArtifactKind, name: s
     return Artifact(kind, name, version, spec)
 
 
+# The asset kinds and connections. The serving kinds (endpoints, deployments, schedules) reference each
+# other (a deployment needs its endpoint on the hub), so they are not drawn independently here.
+GENERATED_KINDS = [ArtifactKind.ENVIRONMENT, ArtifactKind.CODE, ArtifactKind.DATA, ArtifactKind.COMPONENT,
+                   ArtifactKind.MODEL, ArtifactKind.CONNECTION]
+
+
 @st.composite
 def inventories(draw: st.DrawFn) -> tuple[list[JobRecord], list[Artifact], Planted]:
     planted = Planted()
     jobs = [draw(job_spec(planted, f"job-{i}")) for i in range(draw(st.integers(1, 3)))]
     artifacts = [draw(artifact_spec(planted, kind, f"{kind.value}-{i}"))
-                 for i, kind in enumerate(draw(st.lists(st.sampled_from(list(ArtifactKind)), min_size=1, max_size=6)))]
+                 for i, kind in enumerate(draw(st.lists(st.sampled_from(GENERATED_KINDS), min_size=1, max_size=6)))]
     return jobs, artifacts, planted
 
 
