@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -20,6 +19,7 @@ from rehearsal.scenario import DrillOptions, Scenario, prepare
 from rehearsal.serve import LocalServer, ServeOptions
 from replayhost.azurite import AzuriteEndpoints
 from tests.durable_world import world_options
+from tests.waiting import wait_until
 
 KEY = "test-key-" + uuid.uuid4().hex
 
@@ -76,13 +76,14 @@ class Served:
         return code, parsed, got
 
     def wait_status(self, until: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
+        seen: list[Any] = []
+
+        def status() -> dict[str, Any] | None:
             code, body, _ = self.call("GET", f"/api/failovers/{self.instance_id}")
-            if code == 200 and until(body):
-                return body
-            assert time.monotonic() < deadline, (code, body)
-            time.sleep(0.05)
+            seen[:] = [code, body]
+            return body if code == 200 and until(body) else None
+
+        return wait_until(status, timeout, lambda: f"{self.instance_id}: {seen}")
 
     def wait_done(self, timeout: float = 60) -> dict[str, Any]:
         return self.wait_status(lambda b: b["runtime_status"] in ("Completed", "Failed", "Terminated"), timeout)

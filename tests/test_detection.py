@@ -20,6 +20,7 @@ from failover.services import services
 from failover.stores.pair_state import HubStreak
 from replayhost.azurite import AzuriteEndpoints
 from tests.durable_world import World, durable_world, entry_point, forget_sdk_session, reconfigure, run
+from tests.waiting import wait_until
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -59,12 +60,7 @@ def probe(world: World, at: datetime) -> list[dict[str, Any]]:
 
 
 def wait_done(world: World, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(s.runtime_status.is_terminal for s in world.instances()):
-            return
-        time.sleep(0.05)
-    raise TimeoutError("failover still running")
+    wait_until(lambda: all(s.runtime_status.is_terminal for s in world.instances()), timeout, "failover still running")
 
 
 # -- the decision itself (pure) --------------------------------------------------------------

@@ -9,12 +9,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.waiting import patience
+from tests.waiting import patience, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE_LINE = re.compile(r"Azurite on 127\.0\.0\.1 \(blob (\d+), table (\d+)\)")
@@ -50,7 +49,7 @@ def wait_until_underway(proc: subprocess.Popen[str]) -> tuple[int, list[str]]:
 
 def test_bad_fault_spec_is_refused_before_anything_starts() -> None:
     proc = drill("--faults", "latency_ms=fast")
-    out, _ = proc.communicate(timeout=120)
+    out, _ = proc.communicate(timeout=patience(120))
     assert proc.returncode == 2
     assert "argument --faults: fault spec value latency_ms='fast' is not valid" in out
     assert "Traceback" not in out and "Azurite on" not in out
@@ -62,7 +61,7 @@ def test_a_stop_signal_stops_the_embedded_azurite(stop_signal: signal.Signals) -
     port, _ = wait_until_underway(proc)
     proc.send_signal(stop_signal)
     proc.send_signal(stop_signal)  # a second one changes nothing: cleanup still completes
-    out, _ = proc.communicate(timeout=120)
+    out, _ = proc.communicate(timeout=patience(120))
     assert proc.returncode == 128 + stop_signal, out
     assert "Traceback" not in out
     assert f"stopped by {stop_signal.name}" in out
@@ -73,11 +72,9 @@ def test_sigkill_of_the_drill_still_stops_its_azurite() -> None:
     proc = drill("--jobs", "300", "--artifacts", "400", "--faults", "latency_ms=20")
     port, _ = wait_until_underway(proc)
     proc.kill()
-    proc.communicate(timeout=60)
-    deadline = time.monotonic() + ORPHAN_DEADLINE_S
-    while listening(port) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not listening(port), "an orphaned Azurite kept running after its drill was SIGKILLed"
+    proc.communicate(timeout=patience(60))
+    wait_until(lambda: not listening(port), ORPHAN_DEADLINE_S,
+               "an orphaned Azurite kept running after its drill was SIGKILLed")
 
 
 def test_detection_declining_is_a_report_not_a_traceback(tmp_path: Path) -> None:

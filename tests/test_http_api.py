@@ -26,6 +26,7 @@ from replayhost.functions import registered_functions
 from replayhost.history import EventType
 from tests.durable_world import World, durable_world, entry_point
 from tests.serve_world import principal
+from tests.waiting import wait_until
 
 OPERATOR_ROUTES = {
     "list_pairs": ("pairs", ["GET"]),
@@ -227,10 +228,8 @@ def test_10000_malformed_requests_are_4xx_and_start_nothing(hot_cold: tuple[Worl
     # approve / reject while a hot-cold failover really waits at its gate
     started = call("start_pair_failover", body=encode({"reason": "gate", "requested_by": "op"}), route={"pair": pair})
     assert started.status_code == 202
-    deadline = time.monotonic() + 30
-    while (world.host.get_status(instance).custom_status or {}).get("stage") != "awaiting_approval":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    wait_until(lambda: (world.host.get_status(instance).custom_status or {}).get("stage") == "awaiting_approval",
+               30, "the failover to wait at its approval gate")
     history_before = len(world.host.get_status(instance, show_history=True).history or [])
     fuzz_began = time.perf_counter()
     decision_bad = {**by_bad, "run": bad_text(200, True)}

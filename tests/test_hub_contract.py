@@ -42,6 +42,7 @@ from failover.hubs.simulated_hub import SimulatedHub
 from failover.hubs.simulated_seed import COMPUTES, seed_artifacts, seed_jobs
 from replayhost.azurite import AzuriteEndpoints
 from tests.azureml_emulator import RESOURCE_GROUP, SUBSCRIPTION, AzureMLEmulator, Fault, FixedTokenCredential
+from tests.waiting import wait_until
 
 
 @dataclass
@@ -323,8 +324,15 @@ def test_down_is_seen_by_every_instance(sim: SimulatedHub, azurite: AzuriteEndpo
     sim.ping()  # the instance that changed the faults sees the change at once
     with pytest.raises(HubError):
         other.ping()  # another instance keeps its cached view for at most the TTL...
-    time.sleep(0.25)
-    other.ping()  # ...then reads the new one
+    wait_until(lambda: _answers(other), 2, "the other instance to see the faults cleared")  # ...then reads the new one
+
+
+def _answers(hub: SimulatedHub) -> bool:
+    try:
+        hub.ping()
+    except HubError:
+        return False
+    return True
 
 
 def test_throttle_carries_retry_after(sim: SimulatedHub) -> None:

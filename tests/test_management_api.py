@@ -21,6 +21,7 @@ from replayhost.management_api import ManagementApi
 from replayhost.store import MemoryStore
 from tests.durable_world import run
 from tests.replay_app import app
+from tests.waiting import patience, wait_until
 
 T = TypeVar("T")
 Status = df.OrchestrationRuntimeStatus
@@ -233,19 +234,17 @@ def test_check_status_response_urls_work_without_the_sdk(
     urls = json.loads(response.get_body())
     assert response.headers["Location"] == urls["statusQueryGetUri"]
 
-    deadline = time.monotonic() + 10
-    while True:
-        code, body, headers = http("GET", urls["statusQueryGetUri"])
-        if body and body["customStatus"] == {"stage": "awaiting_approval"}:
-            break
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    def at_the_gate() -> tuple[int, Any, Any] | None:
+        got = http("GET", urls["statusQueryGetUri"])
+        return got if got[1] and got[1]["customStatus"] == {"stage": "awaiting_approval"} else None
+
+    code, body, headers = wait_until(at_the_gate, 10, "the instance to wait for its approval")
     assert code == 202 and body["runtimeStatus"] == "Running" and body["instanceId"] == "curl-me"
     assert headers["Retry-After"] == "5" and headers["Location"] == urls["statusQueryGetUri"]
 
     code, _, _ = http("POST", urls["sendEventPostUri"].replace("{eventName}", "approval"), "approved")
     assert code == 202
-    assert api.host.wait_for(instance_id, timeout=10).output == {"decision": "approved"}
+    assert api.host.wait_for(instance_id, timeout=patience(10)).output == {"decision": "approved"}
     code, body, _ = http("GET", urls["statusQueryGetUri"])
     assert code == 200 and body["output"] == {"decision": "approved"}
     assert http("POST", urls["terminatePostUri"].replace("{text}", "late"))[0] == 410

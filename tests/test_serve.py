@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from failover.services import services
 from rehearsal.ncrontab import Schedule, ScheduleError
 from replayhost.azurite import AzuriteEndpoints
 from tests.serve_world import KEY, Served, served, unverified
+from tests.waiting import patience, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -192,15 +192,13 @@ def test_timers_run_on_their_schedules(azurite: AzuriteEndpoints, monkeypatch: p
     with served(azurite, timers=True) as s:
         before = services().catalog.read(s.options.primary)
         assert before is not None
-        deadline = time.monotonic() + 15
-        while True:
+        def both_timers_ran() -> bool:
             streak = services().pair_state.read(s.pair).streak(s.options.primary)
             after = services().catalog.read(s.options.primary)
-            if streak.successes >= 2 and after is not None and after.taken_at > before.taken_at:
-                break
-            runs = [(t.timer.name, t.runs, t.last_error) for t in s.server.timers]
-            assert time.monotonic() < deadline, (streak, runs)
-            time.sleep(0.1)
+            return streak.successes >= 2 and after is not None and after.taken_at > before.taken_at
+
+        wait_until(both_timers_ran, 15,
+                   lambda: f"timers: {[(t.timer.name, t.runs, t.last_error) for t in s.server.timers]}")
         assert {t.timer.name for t in s.server.timers} == {"health_probe", "catalog_sync"}
         assert all(t.failures == 0 for t in s.server.timers)
 
@@ -234,10 +232,9 @@ def test_serve_process_generates_a_key_and_stops_on_sigterm(azurite: AzuriteEndp
                                  "--task-hub", f"p{options.pair}"], cwd=ROOT, env={**env, "COLUMNS": "200"},
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
-        while not re.search(r"generated key .*: (\S+)", log.read_text()):
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_until(lambda: proc.poll() is not None or re.search(r"generated key .*: (\S+)", log.read_text()), 30,
+                   lambda: log.read_text())
+        assert proc.poll() is None, log.read_text()
         text = log.read_text()
         key = re.search(r"generated key .*: (\S+)", text).group(1)  # type: ignore[union-attr]
         url = re.search(r"on (http://127\.0\.0\.1:\d+)", text).group(1)  # type: ignore[union-attr]
@@ -247,7 +244,7 @@ def test_serve_process_generates_a_key_and_stops_on_sigterm(azurite: AzuriteEndp
         assert probe.call("GET", f"/api/pairs?code={key}", key=None)[0] == 200
         assert probe.call("GET", "/api/pairs", key="nope")[0] == 401
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=patience(20)) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
