@@ -1,8 +1,9 @@
 """Stage 7: the audit record of a run (its report: ids, counts, outcome; no specs, no secrets).
 
-The same call settles the pair state: ``last_failover``, the run claim its starter wrote, and
-the cooldown when the pointer moved (in force until an operator acknowledges it). Idempotent:
-the audit row is keyed by the run, the pair-state write sets the same values again.
+The same call settles the pair state: the run claim its starter wrote, and for a failover
+``last_failover``, the flip a `recover` completes (when the pointer moved) and the cooldown (in
+force until an operator acknowledges it); for a recover ``last_recover``. Idempotent: the audit row
+is keyed by the run, the pair-state write sets the same values again.
 """
 
 from __future__ import annotations
@@ -24,11 +25,16 @@ def record_audit(payload: dict[str, Any]) -> dict[str, Any]:
     key = str(report.get("run") or payload["instance_id"])
     record = svc.audit.record(payload["pair"], key, payload["kind"], actor=str(report.get("requested_by") or "unknown"),
                               outcome=str(report.get("outcome")), detail=report)
+    completed_at = datetime.fromisoformat(report["timeline"]["completed_at"])
+    common = {"instance_id": payload["instance_id"], "run": key, "outcome": str(report.get("outcome")),
+              "reason": str(report.get("outcome_reason") or ""), "completed_at": completed_at,
+              "claim": payload.get("claim")}
+    if payload["kind"] == "recover":
+        svc.pair_state.record_recover(payload["pair"], completes=(report.get("completes") or {}).get("run"), **common)
+        return {"recorded": True, "at": record.at}
     pointer = report.get("pointer") or {}
     moved = (pointer.get("generation_after") or 0) > (pointer.get("generation_before") or 0)
-    svc.pair_state.record_failover(payload["pair"], instance_id=payload["instance_id"], run=key,
-                                   outcome=str(report.get("outcome")), reason=str(report.get("outcome_reason") or ""),
-                                   target=pointer.get("target"),
-                                   completed_at=datetime.fromisoformat(report["timeline"]["completed_at"]),
-                                   moved=moved, claim=payload.get("claim"))
+    flip = {"source": pointer.get("before"), "generation": pointer.get("generation_after"),
+            "snapshot": (report.get("catalog") or {}).get("snapshot")}
+    svc.pair_state.record_failover(payload["pair"], target=pointer.get("target"), moved=moved, flip=flip, **common)
     return {"recorded": True, "at": record.at}

@@ -1,4 +1,4 @@
-"""Stages 1 and 2: the plan (pointer, catalog, inventory) and the target's readiness."""
+"""Stages 1 and 2: the plan (pointer, catalog, inventory) of a failover or a recover, and the target's readiness."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import azure.durable_functions as df
 from failover.domain.ports import HubClient, HubError
 from failover.domain.resource_maps import ResourceMaps
 from failover.recovery import check_readiness as readiness_of
-from failover.recovery import compute_map_from, interrupted_jobs, plan_failover, recoverable
+from failover.recovery import compute_map_from, interrupted_jobs, plan_failover, plan_recovery, recoverable
 from failover.services import services
 from failover.stores.catalog import CatalogError
 
@@ -38,6 +38,25 @@ def load_plan(payload: dict[str, Any]) -> dict[str, Any]:
         svc.config, pair.name, pointer=pointer, snapshot=snapshot, catalog_error=unreadable,
         target=payload.get("target"), require_approval=bool(payload.get("require_approval")),
         primary_reachable=_answers(svc.probe_hub(pointer.active)), now=datetime.now(UTC))
+
+
+@bp.activity_trigger(input_name="payload")
+def load_recovery_plan(payload: dict[str, Any]) -> dict[str, Any]:
+    """A recover's plan: the last flip (pair state) and the very snapshot it recovered from."""
+    svc = services()
+    pair = svc.config.pair(payload["pair"])
+    pointer = svc.pointers.ensure(pair.name, pair.primary.name, pair.secondary.name)
+    flip = svc.pair_state.read(pair.name).last_flip
+    snapshot, unreadable = None, None
+    if flip and flip.get("snapshot") and flip.get("source"):
+        try:
+            snapshot = svc.snapshot(str(flip["source"]), str(flip["snapshot"]))
+        except CatalogError as exc:  # pruned or damaged since: the plan says so, the run aborts
+            unreadable = str(exc)
+    source = str((flip or {}).get("source") or pointer.standby)
+    return plan_recovery(svc.config, pair.name, pointer=pointer, last_flip=flip, completes=str(payload["completes"]),
+                         snapshot=snapshot, catalog_error=unreadable,
+                         primary_reachable=_answers(svc.probe_hub(source)), now=datetime.now(UTC))
 
 
 @bp.activity_trigger(input_name="payload")

@@ -33,6 +33,10 @@ def pair_view(svc: Services, pair_name: str, now: datetime) -> dict[str, Any]:
         "pointer": pointer,
         "health": {hub.name: state.streak(hub.name).to_dict() for hub in (pair.primary, pair.secondary)},
         "last_failover": state.last_failover,
+        # the last run that moved the pointer: what `hubfailover recover PAIR` completes
+        "last_flip": state.last_flip,
+        "last_recover": state.last_recover,
+        "recover_instance_id": pair.recover_instance_id,
         "last_decision": state.last_decision,
         "cooldown": {  # set by a failover that moved the pointer; only an acknowledgement lifts it
             "since": state.cooldown_since.isoformat() if state.cooldown_since else None,

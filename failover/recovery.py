@@ -107,10 +107,52 @@ def plan_failover(config: FailoverConfig, pair_name: str, *, pointer: Any, snaps
     pair = config.pair(pair_name)
     target = target or pointer.standby
     hub_names = {pair.primary.name, pair.secondary.name}
-    base: dict[str, Any] = {
-        "pair": pair.name, "mode": pair.mode, "source": pointer.active, "target": target,
-        "generation": pointer.generation, "noop": False, "error": None,
-        "approval_required": pair.approval_required or require_approval,
+    base = _plan_base(pair, source=pointer.active, target=target, generation=pointer.generation,
+                      approval_required=pair.approval_required or require_approval,
+                      primary_reachable=primary_reachable)
+    if target not in hub_names:
+        return {**base, "error": f"target {target!r} is not a hub of pair {pair.name!r} ({sorted(hub_names)})"}
+    if target == pointer.active:
+        return {**base, "noop": True}
+    if snapshot is None:
+        missing = catalog_error or f"no catalog snapshot for hub {pointer.active!r}: run a catalog sync first"
+        if base["recover"]:
+            return {**base, "error": missing}
+        base["catalog"]["missing"] = f"{missing} (not needed: a {pair.mode} failover only flips the pointer)"
+        return base
+    return _with_catalog(base, pair, snapshot, now)
+
+
+def plan_recovery(config: FailoverConfig, pair_name: str, *, pointer: Any, last_flip: dict[str, Any] | None,
+                  completes: str, snapshot: Any | None, catalog_error: str | None, primary_reachable: bool,
+                  now: datetime) -> dict[str, Any]:
+    """The plan of a `recover`: the failover run ``completes`` again, against the snapshot it used, from the
+    hub it failed over from to the hub it made active (which must still be active, at the generation it
+    flipped to: its resubmissions' names carry that generation). The pointer is never flipped."""
+    pair = config.pair(pair_name)
+    flip = last_flip or {}
+    base = _plan_base(pair, source=str(flip.get("source") or pointer.standby), target=pointer.active,
+                      generation=pointer.generation, approval_required=False, primary_reachable=primary_reachable)
+    base["active"] = pointer.active  # the pointer stays where the failover put it
+    base["completes"] = {k: flip.get(k) for k in ("instance_id", "run", "outcome", "source", "target",
+                                                   "generation", "snapshot", "completed_at")}
+    if flip.get("run") != completes:
+        return {**base, "error": f"failover {completes} is no longer the last run that moved the pointer "
+                                 f"(that is {flip.get('run')}): start the recover again"}
+    if (flip.get("target"), flip.get("generation")) != (pointer.active, pointer.generation):
+        return {**base, "error": f"the pointer moved since failover {completes} ({pointer.active} is active at "
+                                 f"generation {pointer.generation}): nothing to complete"}
+    if snapshot is None:
+        return {**base, "error": catalog_error or f"catalog snapshot {flip.get('snapshot')} can't be read"}
+    return _with_catalog(base, pair, snapshot, now)
+
+
+def _plan_base(pair: HubPair, *, source: str, target: str, generation: int, approval_required: bool,
+               primary_reachable: bool) -> dict[str, Any]:
+    return {
+        "pair": pair.name, "mode": pair.mode, "source": source, "target": target,
+        "generation": generation, "noop": False, "error": None,
+        "approval_required": approval_required,
         "approval_timeout_minutes": pair.policy.approval_timeout_minutes,
         "on_approval_timeout": pair.policy.on_approval_timeout,
         "chunk_size": pair.policy.chunk_size, "recover": pair.mode != "hot-hot",
@@ -122,23 +164,15 @@ def plan_failover(config: FailoverConfig, pair_name: str, *, pointer: Any, snaps
         "activation_timeout_minutes": pair.policy.activation_timeout_minutes,
         "activation_poll_seconds": pair.policy.activation_poll_seconds,
     }
-    if target not in hub_names:
-        return {**base, "error": f"target {target!r} is not a hub of pair {pair.name!r} ({sorted(hub_names)})"}
-    if target == pointer.active:
-        return {**base, "noop": True}
-    if snapshot is None:
-        missing = catalog_error or f"no catalog snapshot for hub {pointer.active!r}: run a catalog sync first"
-        if base["recover"]:
-            return {**base, "error": missing}
-        base["catalog"]["missing"] = f"{missing} (not needed: a {pair.mode} failover only flips the pointer)"
-        return base
-    base["catalog"] = {**snapshot.describe(now), "missing": None}
-    base["inventory"] = {
+
+
+def _with_catalog(base: dict[str, Any], pair: HubPair, snapshot: Any, now: datetime) -> dict[str, Any]:
+    """The plan with the snapshot it recovers from (which, its RPO, any fallback) and what it holds."""
+    source = base["source"]
+    return {**base, "catalog": {**snapshot.describe(now), "missing": None}, "inventory": {
         "jobs": len(interrupted_jobs(snapshot.job_records(), pair)),
-        "artifacts": {k.value: len(recoverable(pair, pointer.active, k, snapshot.artifact_list(k)))
-                      for k in pair.policy.artifact_kinds},
-    }
-    return base
+        "artifacts": {k.value: len(recoverable(pair, source, k, snapshot.artifact_list(k)))
+                      for k in pair.policy.artifact_kinds}}}
 
 
 def activation_kinds(pair: HubPair) -> list[str]:

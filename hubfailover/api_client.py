@@ -92,10 +92,18 @@ class ApiClient:
         return dict(self._call("POST", f"pairs/{quote(pair, safe='')}/failback",
                                {"reason": reason, "requested_by": requested_by}))
 
+    def recover(self, pair: str, *, requested_by: str, reason: str | None = None,
+                dry_run: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {"requested_by": requested_by, "dry_run": dry_run}
+        if reason:
+            body["reason"] = reason
+        return dict(self._call("POST", f"pairs/{quote(pair, safe='')}/recover", body))
+
     def acknowledge(self, pair: str, *, by: str, comment: str = "") -> dict[str, Any]:
         return dict(self._call("POST", f"pairs/{quote(pair, safe='')}/acknowledge", {"by": by, "comment": comment}))
 
     def failover_status(self, instance_id: str) -> dict[str, Any]:
+        """A failover's or a recover's status (`failover-PAIR`, `recover-PAIR`)."""
         return dict(self._call("GET", f"failovers/{quote(instance_id, safe='')}"))
 
     def decide(self, instance_id: str, decision: str, *, by: str, comment: str = "",

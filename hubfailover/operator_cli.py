@@ -1,8 +1,8 @@
-"""The operator subcommands of `hubfailover`: status, failover, approve, reject, ack, failback, watch.
+"""The operator subcommands of `hubfailover`: status, failover, recover, approve, reject, ack, failback, watch.
 
 They call the operator API (hubfailover.api_client) of a deployed app or of `hubfailover serve`;
 exit 0 on success, 1 when the API refuses or fails (the error and its field on stderr), 1 from
-`watch` when the failover did not succeed. The key is read from the environment, never shown.
+`watch` when the run (a failover or a recover) did not succeed. The key is read from the environment, never shown.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rich.table import Table
 from hubfailover.api_client import URL_ENV, ApiClient, ApiError
 
 TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
-OPERATOR_COMMANDS = ("status", "failover", "approve", "reject", "ack", "failback", "watch")
+OPERATOR_COMMANDS = ("status", "failover", "recover", "approve", "reject", "ack", "failback", "watch")
 
 
 def add_operator_parsers(sub: Any) -> None:
@@ -35,6 +35,13 @@ def add_operator_parsers(sub: Any) -> None:
     failover.add_argument("--drill", action="store_true", help="recover into the target without flipping")
     failover.add_argument("--force", action="store_true", help="start even during the cooldown")
     failover.add_argument("--target", help="hub to make active (default: the standby)")
+
+    recover = sub.add_parser("recover", help="complete the last failover on the active hub: recreate and resubmit "
+                                              "what is missing, never flip (409 while a run is in progress)")
+    recover.add_argument("pair")
+    recover.add_argument("--by", required=True, help="who asks (audited)")
+    recover.add_argument("--reason", help="why (default: names the failover it completes)")
+    recover.add_argument("--dry-run", action="store_true", help="plan and report; write nothing")
 
     for verdict in ("approve", "reject"):
         decide = sub.add_parser(verdict, help=f"{verdict} a failover waiting at its approval gate")
@@ -54,8 +61,9 @@ def add_operator_parsers(sub: Any) -> None:
     failback.add_argument("--reason", required=True)
     failback.add_argument("--by", required=True)
 
-    watch = sub.add_parser("watch", help="follow a failover live until it ends (exit 0 when it succeeded)")
-    watch.add_argument("instance")
+    watch = sub.add_parser("watch", help="follow a failover or a recover live until it ends (exit 0 when it "
+                                          "succeeded)")
+    watch.add_argument("instance", help="failover-PAIR or recover-PAIR")
     watch.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
     watch.add_argument("--timeout", type=float, default=0, help="give up after this many seconds (0: never)")
 
@@ -90,10 +98,10 @@ def _status(api: ApiClient, args: argparse.Namespace, out: Console) -> int:
             table.add_row(*_status_row(view))
         out.print(table)
     for view in views:
-        running = view.get("failover")
-        if running and running.get("runtime_status") not in TERMINAL:
-            out.print(f"{view['pair']}: {running['instance_id']} is {running['runtime_status']} "
-                      f"at stage {running.get('stage')}")
+        for running in (view.get("failover"), view.get("recover")):
+            if running and running.get("runtime_status") not in TERMINAL:
+                out.print(f"{view['pair']}: {running['instance_id']} is {running['runtime_status']} "
+                          f"at stage {running.get('stage')}")
     return 0
 
 
@@ -123,6 +131,14 @@ def _detail(view: dict[str, Any]) -> Table:
     last = view.get("last_failover")
     table.add_row("last failover", f"{last['outcome']} -> {last.get('target')} at {last.get('completed_at')}"
                   + (f": {last['reason']}" if last.get("reason") else "") if last else "-")
+    flip, recovered = view.get("last_flip"), view.get("last_recover")
+    if flip and flip.get("run") != (last or {}).get("run"):
+        table.add_row("last flip", f"{flip.get('outcome')} -> {flip.get('target')} (generation "
+                                   f"{flip.get('generation')}) by {flip.get('run')}")
+    if recovered:
+        table.add_row("last recover", f"{recovered['outcome']} at {recovered.get('completed_at')}, completing "
+                                      f"{recovered.get('completes')}"
+                      + (f": {recovered['reason']}" if recovered.get("reason") else ""))
     decision = view.get("last_decision")
     if decision:
         verdict = "started" if decision.get("started") else "not started"
@@ -135,16 +151,23 @@ def _detail(view: dict[str, Any]) -> Table:
     catalog = view.get("catalog") or {}
     table.add_row("catalog", f"{catalog.get('hub')}: {catalog.get('age_seconds')} s old" if catalog.get("taken_at")
                   else f"{catalog.get('hub')}: never synced")
-    running = view.get("failover")
-    if running:
-        table.add_row("failover", f"{running['instance_id']} {running['runtime_status']} "
-                                  f"(stage {running.get('stage')})")
+    for kind in ("failover", "recover"):
+        running = view.get(kind)
+        if running:
+            table.add_row(kind, f"{running['instance_id']} {running['runtime_status']} (stage {running.get('stage')})")
     return table
 
 
 def _failover(api: ApiClient, args: argparse.Namespace, out: Console) -> int:
     answer = api.failover(args.pair, reason=args.reason, requested_by=args.by, dry_run=args.dry_run,
                           drill=args.drill, force=args.force, target=args.target)
+    out.print(f"started [bold]{answer['instance_id']}[/]: {answer['why']}")
+    out.print(f"follow it: hubfailover watch {answer['instance_id']}")
+    return 0
+
+
+def _recover(api: ApiClient, args: argparse.Namespace, out: Console) -> int:
+    answer = api.recover(args.pair, requested_by=args.by, reason=args.reason, dry_run=args.dry_run)
     out.print(f"started [bold]{answer['instance_id']}[/]: {answer['why']}")
     out.print(f"follow it: hubfailover watch {answer['instance_id']}")
     return 0
@@ -223,12 +246,19 @@ def _report_lines(status: dict[str, Any], report: dict[str, Any]) -> list[str]:
              f"{jobs.get('failed', 0)} failed of {jobs.get('interrupted', 0)}",
              "artifacts: " + (", ".join(f"{k} {v.get('recreated', 0)}+{v.get('already_present', 0)}"
                                         f"/{v.get('expected', 0)}" for k, v in artifacts.items()) or "-")]
+    completes = report.get("completes") or {}
+    if completes:
+        lines.append(f"completes: {completes.get('run')} ({completes.get('outcome')}), catalog snapshot "
+                     f"{completes.get('snapshot')}")
     durations = report.get("durations") or {}
     if durations.get("total_s") is not None:
         lines.append(f"total {durations['total_s']} s (flip {durations.get('flip_s')} s)")
     lines += [f"error {e.get('where')}: {e.get('error')}" for e in (report.get("errors") or [])[:10]]
+    step = report.get("recover") or {}
+    if step:
+        lines.append(f"next: {step.get('command')}  (or {step.get('route')})")
     return lines
 
 
-_COMMANDS = {"status": _status, "failover": _failover, "approve": _decide, "reject": _decide, "ack": _ack,
-             "failback": _failback, "watch": _watch}
+_COMMANDS = {"status": _status, "failover": _failover, "recover": _recover, "approve": _decide, "reject": _decide,
+             "ack": _ack, "failback": _failback, "watch": _watch}

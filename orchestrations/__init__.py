@@ -2,6 +2,6 @@
 
 import azure.durable_functions as df
 
-from orchestrations import failover
+from orchestrations import failover, recover
 
-BLUEPRINTS: list[df.Blueprint] = [failover.bp]
+BLUEPRINTS: list[df.Blueprint] = [failover.bp, recover.bp]

@@ -42,7 +42,7 @@ def finish(context: df.DurableOrchestrationContext, run: FailoverRun, outcome: s
     # the audit record is the report (counts and ids, no specs, no secrets)
     try:
         yield context.call_activity_with_retry("record_audit", AUDIT_RETRY, {
-            "pair": run.request.pair, "instance_id": run.instance_id, "kind": "failover", "report": report,
+            "pair": run.request.pair, "instance_id": run.instance_id, "kind": run.kind, "report": report,
             "claim": run.request.claim})
     except Exception as exc:  # storage gone for good: the report is still the instance's output
         run.error("audit", f"the audit record could not be written: {first_line(str(exc))}")

@@ -50,17 +50,13 @@ def _failover(context: df.DurableOrchestrationContext, run: FailoverRun) -> Gene
     if plan.get("error"):
         run.error("plan", plan["error"])  # the cause is in the errors like any other abort's
         return "aborted", plan["error"]
-    if plan["noop"]:
-        return "succeeded", f"{plan['target']} is already active"
+    if plan["noop"]:  # asked again after a flip: nothing to flip; what is left to recover is a `recover`'s job
+        return "aborted", f"{plan['target']} is already active (generation {plan['generation']}): nothing to flip"
 
     # 2. readiness of the target: abort before any write
-    context.set_custom_status(run.enter("readiness"))
-    readiness = yield context.call_activity_with_retry("check_readiness", ACTIVITY_RETRY,
-                                                       {**_scope(run), "recover": plan["recover"]})
-    if not readiness["ready"]:
-        for reason in readiness["reasons"]:
-            run.error("readiness", reason)
-        return "aborted", "target not ready: " + "; ".join(readiness["reasons"])
+    unready = yield from readiness_stage(context, run)
+    if unready is not None:
+        return unready
 
     # 3. approval gate
     if plan["approval_required"] and not request.dry_run:
@@ -83,17 +79,35 @@ def _failover(context: df.DurableOrchestrationContext, run: FailoverRun) -> Gene
         run.flipped_at = context.current_utc_datetime
         generation = run.generation_after
 
-    # 5. recreate artifacts, then switch on their state (scale, routes, schedules), 6. resubmit interrupted
-    # jobs. Hot-hot: the flip, and schedules moved to the active hub, is all.
-    flipped = run.pointer_after is not None
-    if plan["recover"]:
-        yield from _recreate_artifacts(context, run, plan, request.dry_run, flipped)
-    yield from _activate(context, run, plan, request.dry_run, flipped)
-    if plan["recover"]:
-        yield from _resubmit_jobs(context, run, plan, generation, request.dry_run)
+    # 5-6. recover what the target lacks
+    yield from recovery_stages(context, run, generation, dry_run=request.dry_run, flipped=run.pointer_after is not None)
+    return run.recovery_ending()
 
-    failed = run.failed_items
-    return ("succeeded", "") if failed == 0 else ("failed", f"{failed} item(s) could not be recovered")
+
+def readiness_stage(context: df.DurableOrchestrationContext, run: FailoverRun) -> Generator[Any, Any, Ending | None]:
+    """Stage 2, before any write: the target answers and has what the plan's items need. None: ready."""
+    context.set_custom_status(run.enter("readiness"))
+    readiness = yield context.call_activity_with_retry("check_readiness", ACTIVITY_RETRY,
+                                                       {**_scope(run), "recover": run.plan["recover"]})
+    if readiness["ready"]:
+        return None
+    for reason in readiness["reasons"]:
+        run.error("readiness", reason)
+    return "aborted", "target not ready: " + "; ".join(readiness["reasons"])
+
+
+def recovery_stages(context: df.DurableOrchestrationContext, run: FailoverRun, generation: int, *, dry_run: bool,
+                    flipped: bool) -> Generator[Any, Any, None]:
+    """Stages 5 and 6 of a failover, and all a `recover` does: recreate artifacts, then switch on their state
+    (scale, routes, schedules), then resubmit interrupted jobs under names that carry ``generation``. Each
+    item is looked up on the target first (and journaled per run), so what is there is skipped. Hot-hot:
+    only the schedules move to the active hub."""
+    plan = run.plan
+    if plan["recover"]:
+        yield from _recreate_artifacts(context, run, plan, dry_run, flipped)
+    yield from _activate(context, run, plan, dry_run, flipped)
+    if plan["recover"]:
+        yield from _resubmit_jobs(context, run, plan, generation, dry_run)
 
 
 def _scope(run: FailoverRun) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The operator API: pair status, start / approve / reject / acknowledge / failback. Function-level auth.
+"""The operator API: pair status, start / approve / reject / acknowledge / failback / recover. Function-level auth.
 
 Thin: parse and validate (failover.domain.operator_bodies), call the core or triggers.starting,
 answer JSON. Bad input is a 4xx {"error", "field"}; an unknown pair or instance is a 404.
@@ -30,13 +30,14 @@ from failover.domain.operator_bodies import (
     DecisionBody,
     FailbackBody,
     FailoverBody,
+    RecoverBody,
     parse_body,
 )
 from failover.domain.requests import APPROVAL_EVENT, FailoverRequest, Trigger
 from failover.pair_view import pair_view
 from failover.services import services
 from failover.stores.decisions import AlreadyDecided
-from triggers.starting import StartResult, is_running, start_failback, start_failover
+from triggers.starting import StartResult, is_running, start_failback, start_failover, start_recover
 
 bp = df.Blueprint()
 log = logging.getLogger(__name__)
@@ -75,12 +76,13 @@ def _pair(req: func.HttpRequest) -> HubPair:
 
 
 def _instance_pair(req: func.HttpRequest) -> tuple[str, HubPair]:
-    """Failover instances are `failover-{pair}`: anything else is unknown without asking the runtime."""
+    """A pair's runs are `failover-{pair}` and `recover-{pair}`: anything else is unknown without asking the
+    runtime. Both are read at /api/failovers/{instance}; only a failover ever waits at an approval gate."""
     instance_id = req.route_params.get("instance", "")
     for pair in services().config.pairs:
-        if pair.instance_id == instance_id:
+        if instance_id in pair.run_instance_ids:
             return instance_id, pair
-    raise BadRequest(404, f"no failover instance {instance_id[:100]!r}", "instance")
+    raise BadRequest(404, f"no failover or recover instance {instance_id[:100]!r}", "instance")
 
 
 def _actor(req: func.HttpRequest, claimed: str | None, field: str) -> Actor:
@@ -123,6 +125,8 @@ async def get_pair(req: func.HttpRequest, client: df.DurableOrchestrationClient)
     view = pair_view(services(), pair.name, datetime.now(UTC))
     status = await client.get_status(pair.instance_id)
     view["failover"] = _status_body(status) if status and status.runtime_status else None
+    status = await client.get_status(pair.recover_instance_id)
+    view["recover"] = _status_body(status) if status and status.runtime_status else None
     return _json(200, view)
 
 
@@ -149,6 +153,19 @@ async def start_pair_failback(req: func.HttpRequest, client: df.DurableOrchestra
     body = parse_body(req.get_body(), FailbackBody)
     actor = _actor(req, body.requested_by, "requested_by")
     return _started(await start_failback(client, pair.name, requested_by=actor.label, reason=body.reason))
+
+
+@bp.route(route="pairs/{pair}/recover", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+@_answers
+async def start_pair_recover(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Complete the last failover's recovery on the active hub (`recover-{pair}`): 409 while a run of the pair is
+    in progress, or when no run moved the pointer to the hub that is active now (nothing to complete)."""
+    pair = _pair(req)
+    body = parse_body(req.get_body(), RecoverBody)
+    actor = _actor(req, body.requested_by, "requested_by")
+    return _started(await start_recover(client, pair.name, requested_by=actor.label, reason=body.reason,
+                                        dry_run=body.dry_run))
 
 
 @bp.route(route="pairs/{pair}/acknowledge", methods=["POST"])
@@ -188,7 +205,7 @@ async def get_failover(req: func.HttpRequest, client: df.DurableOrchestrationCli
     instance_id, _ = _instance_pair(req)
     status = await client.get_status(instance_id)
     if not status or status.runtime_status is None:
-        raise BadRequest(404, f"no failover instance {instance_id!r} has run", "instance")
+        raise BadRequest(404, f"no failover or recover instance {instance_id!r} has run", "instance")
     return _json(200, _status_body(status))
 
 

@@ -1,13 +1,14 @@
-"""Starting the `failover` orchestration, behind the guards, from any trigger.
+"""Starting the `failover` and `recover` orchestrations, behind the guards, from any trigger.
 
-Shared by the health probe, the alert webhook and the operator API. Singleton per pair
-(`failover-{pair}`). Checking the runtime and then calling ``start_new`` is not enough:
-Microsoft's singleton guidance says two callers that both saw "not running" can both be told
-"started" while one instance runs (Resource Health and Service Health fire for the same outage
-at once). So the decision and a run claim are written together, as one conditional write on
-the pair state, before ``start_new``: of N concurrent starters, one writes the claim and the
-others re-read, see it and are refused. The claim is released if ``start_new`` fails and
-settled by the run's audit activity when the run ends. A claim whose starter died before
+Shared by the health probe, the alert webhook and the operator API. One run per pair at a time,
+of either kind (`failover-{pair}`, `recover-{pair}`): a recover is refused while a failover runs
+and a failover (automatic or not) while a recover runs. Checking the runtime and then calling
+``start_new`` is not enough: Microsoft's singleton guidance says two callers that both saw "not
+running" can both be told "started" while one instance runs (Resource Health and Service Health
+fire for the same outage at once). So the decision and a run claim are written together, as one
+conditional write on the pair state, before ``start_new``: of N concurrent starters, one writes the
+claim and the others re-read, see it and are refused. The claim is released if ``start_new`` fails
+and settled by the run's audit activity when the run ends. A claim whose starter died before
 ``start_new`` lapses after ``CLAIM_GRACE``; one whose run ended unaudited (terminated) is
 recognised by the claim token in the instance's input.
 """
@@ -24,8 +25,8 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
-from failover.domain.health import Decision, decide_failback, decide_manual_start
-from failover.domain.requests import FailoverRequest, Trigger
+from failover.domain.health import Decision, decide_failback, decide_manual_start, decide_recover
+from failover.domain.requests import FailoverRequest, RecoverRequest, Trigger
 from failover.services import services
 from failover.stores.pair_state import PairState, RunClaim
 from failover.stores.pointer import Pointer
@@ -94,47 +95,69 @@ def claim_in_force(claim: RunClaim | None, runtime: _Runtime, now: datetime) -> 
     return abs(now - claim.claimed_at) < CLAIM_GRACE  # its start_new is under way (or its starter died)
 
 
+def _busy(runtimes: dict[str, _Runtime], claim: RunClaim | None, now: datetime) -> str | None:
+    """The instance of the pair that runs or is being started (runtime or claim), or None."""
+    for instance_id, runtime in runtimes.items():
+        if runtime.running:
+            return instance_id
+    if RUN_CLAIM and claim is not None and claim_in_force(claim, runtimes.get(claim.instance_id, _Runtime(False, None)),
+                                                          now):
+        return claim.instance_id
+    return None
+
+
+def _other_run(busy: str) -> Decision:
+    what = "a recover" if busy.startswith("recover-") else "a failover"
+    return Decision(False, f"{what} is running for this pair ({busy}): wait for it to end", 409)
+
+
 async def start_with(client: df.DurableOrchestrationClient, request: FailoverRequest, decide: Decide, *,
-                     kind: str, now: datetime | None = None, note: dict[str, Any] | None = None) -> StartResult:
+                     kind: str, now: datetime | None = None, note: dict[str, Any] | None = None,
+                     orchestration: str = "failover") -> StartResult:
     """Decide with the live facts and claim the run in one write; start if allowed; record why.
 
     ``note`` (e.g. the alert that asked) goes into the recorded decision and the audit record.
+    ``orchestration`` is `failover` or `recover`: either is refused while a run of the other kind is
+    in progress for the pair; ``decide`` judges a run of its own kind.
     """
     svc = services()
     pair = svc.config.pair(request.pair)
+    instance_id = pair.recover_instance_id if orchestration == "recover" else pair.instance_id
     now = now or datetime.now(UTC)
     pointer = svc.pointers.ensure(pair.name, pair.primary.name, pair.secondary.name)
     # The target is fixed now: a run that starts after the pointer moved must not follow it back.
-    request = request.model_copy(update={"target": request.target or pointer.standby})
-    runtime = await _runtime(client, pair.instance_id)
-    claim = RunClaim(uuid.uuid4().hex, pair.instance_id, now, request.trigger.value, request.requested_by)
+    request = request.model_copy(update={"target": request.target or (
+        pointer.active if orchestration == "recover" else pointer.standby)})
+    runtimes = {iid: await _runtime(client, iid) for iid in pair.run_instance_ids}
+    claim = RunClaim(uuid.uuid4().hex, instance_id, now, request.trigger.value, request.requested_by)
     decided: dict[str, Decision] = {}
 
     def decide_on(state: PairState) -> tuple[dict[str, Any], RunClaim | None]:
-        running = runtime.running or (RUN_CLAIM and claim_in_force(state.claim, runtime, now))
-        decision = decide(StartFacts(running, state, pointer, now))
+        busy = _busy(runtimes, state.claim, now)
+        decision = (_other_run(busy) if busy not in (None, instance_id)
+                    else decide(StartFacts(busy is not None, state, pointer, now)))
         decided["decision"] = decision
-        return _record(kind, request, pair.instance_id, decision, now, note), (
+        return _record(kind, request, instance_id, decision, now, note), (
             claim if decision.start and RUN_CLAIM else None)
 
     svc.pair_state.decide(pair.name, decide_on)
     decision = decided["decision"]
     if decision.start:
         try:
-            await client.start_new("failover", pair.instance_id,
+            await client.start_new(orchestration, instance_id,
                                    request.model_copy(update={"claim": claim.token}).model_dump(mode="json"))
         except Exception as exc:  # the runtime refused (started without a claim) or is unreachable
-            running = await is_running(client, pair.instance_id)
-            decision = Decision(False, "a failover is already running for this pair" if running
+            running = await is_running(client, instance_id)
+            decision = Decision(False, f"a {orchestration} is already running for this pair" if running
                                 else f"the runtime did not start it: {str(exc)[:200]}", 409)
-            svc.pair_state.release_claim(pair.name, claim.token, _record(kind, request, pair.instance_id,
+            svc.pair_state.release_claim(pair.name, claim.token, _record(kind, request, instance_id,
                                                                         decision, now, note))
             if not running:
                 raise
-    result = StartResult(decision.start, pair.instance_id, decision.status if decision.start else 409, decision.why)
+    result = StartResult(decision.start, instance_id, decision.status if decision.start else 409, decision.why)
     svc.audit.record(pair.name, None, kind, actor=request.requested_by,
                      outcome="started" if result.started else "refused",
-                     detail=_record(kind, request, pair.instance_id, decision, now, note))
+                     detail=_record(kind, request, instance_id, decision, now, note))
     return result
 
 
@@ -167,3 +190,24 @@ async def start_failback(client: df.DurableOrchestrationClient, pair_name: str, 
                                threshold=pair.policy.probe_success_threshold_for_failback, running=facts.running)
 
     return await start_with(client, request, decide, kind="failback")
+
+
+async def start_recover(client: df.DurableOrchestrationClient, pair_name: str, *, requested_by: str,
+                        reason: str | None = None, dry_run: bool = False) -> StartResult:
+    """Complete the last failover's recovery on the active hub: refused while a run of the pair is in progress,
+    and when there is nothing to complete (no run moved the pointer to the hub that is active now)."""
+    svc = services()
+    pair = svc.config.pair(pair_name)
+    flip = svc.pair_state.read(pair.name).last_flip or {}
+    run = str(flip.get("run") or "none")  # re-checked at the decision, on the state it is written with
+    request = RecoverRequest(pair=pair.name, trigger=Trigger.MANUAL, requested_by=requested_by, dry_run=dry_run,
+                             reason=reason or f"complete failover {run}"[:500], completes=run[:300])
+
+    def decide(facts: StartFacts) -> Decision:
+        last = facts.state.last_flip
+        if last is not None and last.get("run") != run:  # another flip landed since it was read: retry
+            return Decision(False, f"failover {last.get('run')} moved the pointer meanwhile: ask again", 409)
+        return decide_recover(running=facts.running, last_flip=last, active=facts.pointer.active,
+                              generation=facts.pointer.generation)
+
+    return await start_with(client, request, decide, kind="recover", orchestration="recover")

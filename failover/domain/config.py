@@ -318,7 +318,8 @@ class DeploymentSizing(_Strict):
 class HubPair(_Strict):
     """A primary hub and the secondary it fails over to."""
 
-    name: Slug = Field(description="Pair id; the failover instance id is `failover-{name}`.")
+    name: Slug = Field(description="Pair id; the failover instance id is `failover-{name}`, the recover "
+                                   "instance id `recover-{name}`.")
     primary: HubRef
     secondary: HubRef
     mode: Literal["hot-hot", "hot-warm", "hot-cold"] = Field(
@@ -375,6 +376,16 @@ class HubPair(_Strict):
     @property
     def instance_id(self) -> str:
         return f"failover-{self.name}"
+
+    @property
+    def recover_instance_id(self) -> str:
+        """The `recover` run that completes this pair's last failover (never two at once, nor beside a failover)."""
+        return f"recover-{self.name}"
+
+    @property
+    def run_instance_ids(self) -> tuple[str, str]:
+        """Every orchestration instance of this pair: at most one of them runs at a time."""
+        return self.instance_id, self.recover_instance_id
 
     @property
     def approval_required(self) -> bool:

@@ -102,3 +102,19 @@ def decide_failback(*, original_primary: Streak, active: str, original: str, thr
         return _refused(f"{original} passed {original_primary.successes} consecutive probe(s); "
                         f"failback needs {threshold}")
     return Decision(True, f"{original} passed {original_primary.successes} consecutive probes")
+
+
+def decide_recover(*, running: bool, last_flip: dict[str, Any] | None, active: str, generation: int) -> Decision:
+    """A recover completes the last run that moved the pointer, on the hub it made active, at the generation it
+    flipped to: anything else is nothing to complete (409), and so is a pair whose pointer never moved."""
+    if running:
+        return _refused("a failover or recover is already running for this pair: wait for it to end")
+    if not last_flip:
+        return _refused("nothing to complete: no failover has moved this pair's pointer (start a failover instead)")
+    if (last_flip.get("target"), last_flip.get("generation")) != (active, generation):
+        return _refused(f"nothing to complete: the pointer moved since failover {last_flip.get('run')} (it flipped to "
+                        f"{last_flip.get('target')} at generation {last_flip.get('generation')}; {active} is active "
+                        f"at generation {generation})")
+    if not last_flip.get("snapshot"):
+        return _refused(f"nothing to complete: failover {last_flip.get('run')} ran without a catalog snapshot")
+    return Decision(True, f"completes failover {last_flip.get('run')} ({last_flip.get('outcome')}) on {active}")

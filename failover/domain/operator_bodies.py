@@ -78,6 +78,14 @@ class FailbackBody(_Body):
     requested_by: Identity | None = None
 
 
+class RecoverBody(_Body):
+    """Complete the pair's last failover on the active hub. ``reason`` defaults to saying which run it completes."""
+
+    reason: Reason | None = None
+    requested_by: Identity | None = None
+    dry_run: bool = False
+
+
 class DecisionBody(_Body):
     """approve / reject. ``run`` (optional) pins the run decided for: another run is refused."""
 

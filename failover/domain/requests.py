@@ -34,5 +34,12 @@ class FailoverRequest(BaseModel):
                                                                "settled when the run is audited.")
 
 
+class RecoverRequest(FailoverRequest):
+    """The input of the `recover` orchestration: it completes the failover run ``completes`` (the last run
+    that moved the pointer, fixed when the recover is started), on the hub that failover made active."""
+
+    completes: str = Field(min_length=1, max_length=300, description="The run id of the failover it completes.")
+
+
 APPROVAL_EVENT = "approval"
 """The approval gate's event: its payload names a recorded decision (failover.domain.approvals)."""

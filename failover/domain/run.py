@@ -31,6 +31,11 @@ ACTIVATION_OUTCOMES = ("activated", "already_active", "deferred", "pending", "fa
                        "source_pending")
 
 
+def recover_step(pair: str) -> dict[str, str]:
+    """How an operator completes a run's recovery: the CLI command and the API route (docs/runbook.md)."""
+    return {"command": f"hubfailover recover {pair} --by YOU", "route": f"POST /api/pairs/{pair}/recover"}
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
@@ -46,6 +51,7 @@ class FailoverRun:
     instance_id: str
     request: FailoverRequest
     started_at: datetime
+    kind: str = "failover"  # or "recover": completes the last failover's recovery, never flips
     stage: str = "plan"
     done: int = 0
     total: int = 0
@@ -143,6 +149,11 @@ class FailoverRun:
         return (self.jobs["failed"] + sum(c["failed"] for c in self.artifacts.values())
                 + sum(c["failed"] + c["pending"] for c in self.activation.values()))
 
+    def recovery_ending(self) -> tuple[str, str]:
+        """How a run that went through the recovery stages ends: every item recovered, or how many were not."""
+        failed = self.failed_items
+        return ("succeeded", "") if failed == 0 else ("failed", f"{failed} item(s) could not be recovered")
+
     def take_job_chunk(self, result: dict[str, Any]) -> None:
         for key in ("resubmitted", "already_present", "failed", "skipped"):
             self.jobs[key] += int(result.get(key, 0))
@@ -166,7 +177,22 @@ class FailoverRun:
     def finish(self, outcome: str, at: datetime, reason: str = "") -> dict[str, Any]:
         self.outcome, self.outcome_reason, self.completed_at = outcome, reason, at
         self.stage = "done"
+        step = self.next_step()
+        if step is not None:
+            self.outcome_reason = (f"{reason}; " if reason else "") + (
+                f"to complete the recovery on the active hub: {step['command']} ({step['route']})")
         return self.report()
+
+    def next_step(self) -> dict[str, str] | None:
+        """A `recover` completes this run's work: the run moved the pointer (or is a recover) and left items
+        failed or pending, or it found the pointer already on its target (a failover asked again)."""
+        if self.outcome is None or self.request.dry_run or self.request.drill:
+            return None
+        moved = self.generation_after is not None and self.generation_after > int(self.plan.get("generation") or 0)
+        if (self.outcome == "failed" and (moved or self.kind == "recover")) or (
+                self.outcome == "aborted" and self.plan.get("noop")):
+            return recover_step(self.request.pair)
+        return None
 
     def report(self) -> dict[str, Any]:
         plan = self.plan
@@ -174,9 +200,10 @@ class FailoverRun:
         request = self.request
         start = request.outage_at or self.started_at
         recover_from = self.flipped_at or self.started_at
-        return {
+        report = {
             "instance_id": self.instance_id,
             "run": self.run_id,
+            "kind": self.kind,
             "pair": request.pair,
             "mode": plan.get("mode"),
             "trigger": request.trigger.value,
@@ -186,9 +213,9 @@ class FailoverRun:
             "drill": request.drill,
             "requested_by": request.requested_by,
             "reason": request.reason,
-            "pointer": {
-                "before": plan.get("source"),
-                "after": self.pointer_after or plan.get("source"),
+            "pointer": {  # where the pointer was at plan time (a recover's: its target, left in place)
+                "before": plan.get("active", plan.get("source")),
+                "after": self.pointer_after or plan.get("active", plan.get("source")),
                 "target": plan.get("target"),
                 "generation_before": plan.get("generation"),
                 "generation_after": self.generation_after if self.generation_after is not None
@@ -217,4 +244,8 @@ class FailoverRun:
             },
             "errors": self.errors,
             "errors_dropped": self.errors_dropped,
+            "recover": self.next_step(),
         }
+        if self.kind == "recover":
+            report["completes"] = plan.get("completes")  # the failover run this one completes
+        return report

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from failover.domain.model import ArtifactKind
 from failover.domain.ports import ErrorCategory, HubError
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -29,11 +30,16 @@ _ALIASES = {
     "seed": "seed",
     "only": "operations", "operations": "operations",
     "provisioning": "provisioning_looks", "provisioning_looks": "provisioning_looks",
+    "break": "broken", "broken": "broken",
 }
 # What ``only=`` may name (several joined by '+'): the simulated hub's calls (connections go through
 # list_assets / get_asset / put_asset like every other kind).
 HUB_OPERATIONS = ("ping", "list_jobs", "get_job", "submit_job", "list_computes", "list_assets", "get_asset",
                   "put_asset", "list_datastores", "apply_state")
+# What ``break=`` may name (several joined by '+'): an artifact kind (its put_asset and apply_state), or
+# ``job`` (submit_job).
+BREAKABLE = (*(k.value for k in ArtifactKind), "job")
+_WRITES = {"put_asset", "apply_state", "submit_job"}
 
 
 @dataclass(frozen=True)
@@ -49,12 +55,19 @@ class FaultConfig:
     # (apply_state at them, or at an endpoint routing to them): PENDING meanwhile. Counted, not timed,
     # so a drill is repeatable. Not a failure: the hub stays healthy.
     provisioning_looks: int = 0
+    # Writes of these kinds fail permanently (a 400 on every try, whatever the retries): the items a
+    # failover then reports failed, for a `recover` to complete once the fault is lifted. Reads still work.
+    broken: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "operations", tuple(self.operations))  # a list after a JSON round trip
+        object.__setattr__(self, "broken", tuple(self.broken))
         unknown = [op for op in self.operations if op not in HUB_OPERATIONS]
         if unknown:
             raise ValueError(f"fault operations {unknown}: expected some of {list(HUB_OPERATIONS)}")
+        unknown = [kind for kind in self.broken if kind not in BREAKABLE]
+        if unknown:
+            raise ValueError(f"broken kinds {unknown}: expected some of {list(BREAKABLE)}")
         for name in ("throttle_rate", "flaky_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -66,6 +79,10 @@ class FaultConfig:
     @property
     def healthy(self) -> bool:
         return not self.down and self.latency_ms == 0 and self.throttle_rate == 0 and self.flaky_rate == 0
+
+    def lifted(self) -> FaultConfig:
+        """The same faults with the broken writes working again."""
+        return FaultConfig.from_dict({**self.to_dict(), "broken": ()})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,10 +119,15 @@ class FaultConfig:
                     values[field_name] = tuple(op.strip() for op in raw.split("+") if op.strip())
                     if not set(values[field_name]) <= set(HUB_OPERATIONS):
                         raise ValueError
+                elif field_name == "broken":
+                    values[field_name] = tuple(kind.strip() for kind in raw.split("+") if kind.strip())
+                    if not set(values[field_name]) <= set(BREAKABLE):
+                        raise ValueError
                 else:
                     values[field_name] = float(raw)
             except ValueError:
-                hint = f" (one or more of {'+'.join(HUB_OPERATIONS)})" if field_name == "operations" else ""
+                hint = {"operations": f" (one or more of {'+'.join(HUB_OPERATIONS)})",
+                        "broken": f" (one or more of {'+'.join(BREAKABLE)})"}.get(field_name, "")
                 raise ValueError(f"fault spec value {key}={raw!r} is not valid for {field_name}{hint}") from None
         return cls(**values)
 
@@ -127,7 +149,13 @@ class FaultInjector:
         The caller pads the call to that time *including* its own storage round trip: a hub
         "at 20 ms per call" answers in 20 ms, whatever the simulator's bookkeeping costs.
         """
-        if config.operations and operation.split("(", maxsplit=1)[0] not in config.operations:
+        call, _, argument = operation.partition("(")
+        if config.broken and not config.down and call in _WRITES and (argument.rstrip(")") or "job") in config.broken:
+            with self._lock:
+                self.injected["broken"] += 1
+            raise HubError(ErrorCategory.PERMANENT, f"{self.hub_id}: {operation}: 400 bad request "
+                                                    "(writes of this kind are broken in this drill)")
+        if config.operations and call not in config.operations:
             return 0.0  # not one of the faulted calls
         with self._lock:
             if config != self._config:

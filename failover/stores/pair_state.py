@@ -1,10 +1,10 @@
 """Per-pair detection state in Table storage: probe streaks, the last failover, the cooldown, the run claim.
 
 One row per pair. Written by the health probe (streaks), the starters (the decision and the run
-claim), the failover's audit activity (last failover, cooldown, claim settled) and operators
-(acknowledge); every write is a read-modify-write with an ETag condition, so a probe and an
-acknowledgement at the same moment can't lose each other, and of two starters that both saw
-"nothing running", only one can write the claim.
+claim), the runs' audit activity (last failover, the last flip a recover completes, the last
+recover, cooldown, claim settled) and operators (acknowledge); every write is a read-modify-write
+with an ETag condition, so a probe and an acknowledgement at the same moment can't lose each other,
+and of two starters that both saw "nothing running", only one can write the claim.
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def _json_or_none(text: str | None) -> dict[str, Any] | None:
+    return dict(json.loads(text)) if text else None
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,10 @@ class PairState:
     acknowledged_at: datetime | None = None
     last_decision: dict[str, Any] | None = None
     claim: RunClaim | None = None
+    # The last run that moved the pointer: what a `recover` completes (its source, target, generation and
+    # catalog snapshot). Runs that did not move it (aborted, dry runs, drills) leave it as it was.
+    last_flip: dict[str, Any] | None = None
+    last_recover: dict[str, Any] | None = None
 
     def streak(self, hub: str) -> HubStreak:
         return self.streaks.get(hub, HubStreak())
@@ -104,7 +112,8 @@ class PairState:
         return {"pair": self.pair, "streaks": {h: s.to_dict() for h, s in self.streaks.items()},
                 "last_failover": self.last_failover, "cooldown_since": _iso(self.cooldown_since),
                 "acknowledged_by": self.acknowledged_by, "acknowledged_at": _iso(self.acknowledged_at),
-                "last_decision": self.last_decision, "claim": self.claim.to_dict() if self.claim else None}
+                "last_decision": self.last_decision, "claim": self.claim.to_dict() if self.claim else None,
+                "last_flip": self.last_flip, "last_recover": self.last_recover}
 
     @classmethod
     def from_entity(cls, pair: str, entity: dict[str, Any]) -> PairState:
@@ -116,7 +125,9 @@ class PairState:
                    acknowledged_by=entity.get("acknowledged_by") or None,
                    acknowledged_at=_dt(entity.get("acknowledged_at")),
                    last_decision=json.loads(entity["last_decision"]) if entity.get("last_decision") else None,
-                   claim=RunClaim.from_dict(json.loads(entity["run_claim"])) if entity.get("run_claim") else None)
+                   claim=RunClaim.from_dict(json.loads(entity["run_claim"])) if entity.get("run_claim") else None,
+                   last_flip=_json_or_none(entity.get("last_flip")),
+                   last_recover=_json_or_none(entity.get("last_recover")))
 
     def to_entity(self) -> dict[str, Any]:
         return {"PartitionKey": self.pair, "RowKey": _ROW,
@@ -125,7 +136,9 @@ class PairState:
                 "cooldown_since": _iso(self.cooldown_since) or "", "cooldown_until": "",
                 "acknowledged_by": self.acknowledged_by or "", "acknowledged_at": _iso(self.acknowledged_at) or "",
                 "last_decision": json.dumps(self.last_decision) if self.last_decision else "",
-                "run_claim": json.dumps(self.claim.to_dict()) if self.claim else ""}
+                "run_claim": json.dumps(self.claim.to_dict()) if self.claim else "",
+                "last_flip": json.dumps(self.last_flip) if self.last_flip else "",
+                "last_recover": json.dumps(self.last_recover) if self.last_recover else ""}
 
 
 class PairStateStore(TableStore):
@@ -197,21 +210,42 @@ class PairStateStore(TableStore):
 
     def record_failover(self, pair: str, *, instance_id: str, run: str, outcome: str, reason: str,
                         target: str | None, completed_at: datetime, moved: bool,
-                        claim: str | None = None) -> PairState:
+                        claim: str | None = None, flip: dict[str, Any] | None = None) -> PairState:
         """A finished run: its run claim is settled; a pointer that moved starts the cooldown, which
-        lasts until an operator acknowledges it."""
+        lasts until an operator acknowledges it, and is the flip a `recover` completes (``flip``: its
+        source, generation and catalog snapshot)."""
         def change(state: PairState) -> PairState:
-            settled = state.claim is not None and claim is not None and state.claim.token == claim
-            return replace(state, last_failover={"instance_id": instance_id, "run": run, "outcome": outcome,
-                                                 "reason": reason[:500], "target": target, "moved": moved,
-                                                 "completed_at": completed_at.isoformat()},
+            last = {"instance_id": instance_id, "run": run, "outcome": outcome, "reason": reason[:500],
+                    "target": target, "moved": moved, "completed_at": completed_at.isoformat()}
+            return replace(state, last_failover=last,
+                           last_flip={**last, **(flip or {})} if moved else state.last_flip,
                            cooldown_since=completed_at if moved else state.cooldown_since,
                            acknowledged_by=None if moved else state.acknowledged_by,
                            acknowledged_at=None if moved else state.acknowledged_at,
-                           claim=None if settled else state.claim)
+                           claim=_settled(state.claim, claim))
+
+        return self.update(pair, change)
+
+    def record_recover(self, pair: str, *, instance_id: str, run: str, outcome: str, reason: str,
+                       completes: str | None, completed_at: datetime, claim: str | None = None) -> PairState:
+        """A finished recover: its claim is settled; the flip it completed says by which run, once one
+        succeeded. The cooldown and the last failover are the failover's: a recover moves nothing."""
+        def change(state: PairState) -> PairState:
+            flip = state.last_flip
+            if flip is not None and outcome == "succeeded" and flip.get("run") == completes:
+                flip = {**flip, "completed_by": run}
+            return replace(state, last_recover={"instance_id": instance_id, "run": run, "outcome": outcome,
+                                                "reason": reason[:500], "completes": completes,
+                                                "completed_at": completed_at.isoformat()},
+                           last_flip=flip, claim=_settled(state.claim, claim))
 
         return self.update(pair, change)
 
     def acknowledge(self, pair: str, by: str, at: datetime) -> PairState:
         return self.update(pair, lambda state: replace(state, cooldown_since=None, acknowledged_by=by,
                                                         acknowledged_at=at))
+
+
+def _settled(held: RunClaim | None, token: str | None) -> RunClaim | None:
+    """The claim a finished run leaves: none if it held it, else whoever's claim is there."""
+    return None if held is not None and token is not None and held.token == token else held
