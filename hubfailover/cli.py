@@ -17,6 +17,15 @@ def _fault_spec(text: str) -> str:
     return text
 
 
+def _kinds(text: str) -> tuple[str, ...]:
+    from rehearsal.resume import parse_kinds
+
+    try:
+        return parse_kinds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _chunk_size(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 500:
@@ -49,12 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     drill.add_argument("--require-approval", action="store_true", help="ask for approval whatever the mode")
     drill.add_argument("--dry-run", action="store_true", help="plan and report; write nothing")
     drill.add_argument("--drill-only", action="store_true", help="recover into the secondary but do not flip")
+    drill.add_argument("--break", dest="break_kinds", type=_kinds, default=(), metavar="KINDS",
+                       help="writes of these kinds (e.g. model,job) fail permanently on the secondary during the "
+                            "failover: it ends failed with those items listed")
+    drill.add_argument("--resume", action="store_true",
+                       help="then lift that fault and complete the failover with `recover` (exit 0 only when the "
+                            "recover succeeds and verification holds)")
     drill.add_argument("--chunk-size", type=_chunk_size, default=25, help="items per activity (default 25)")
     drill.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
 
     from hubfailover.operator_cli import add_operator_parsers
 
-    add_operator_parsers(sub)  # status, failover, approve, reject, ack, failback, watch
+    add_operator_parsers(sub)  # status, failover, recover, approve, reject, ack, failback, watch
     serve = sub.add_parser("serve", help="run the app's HTTP routes and timers on loopback (Azurite, replay host)")
     serve.add_argument("--port", type=_positive, default=7071, help="loopback port (default 7071; 0: any free)")
     serve.add_argument("--config", help="hub-pair configuration: a path or the JSON (default: FAILOVER_CONFIG, "
@@ -66,7 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "drill" and args.resume and (args.dry_run or args.drill_only):
+        parser.error("--resume completes a failover that moved the pointer: not with --dry-run or --drill-only")
     if args.command == "drill":
         from rehearsal.drill import run_drill_command
 

@@ -108,6 +108,37 @@ class DrillConsole:
         self._activation(report.get("activation") or {})
         for error in (report.get("errors") or [])[:10]:
             self.console.print(f"  [yellow]![/] {error.get('where')}: {error.get('error')}")
+        self._resume(report.get("resume"))
+
+    def _resume(self, resume: dict[str, Any] | None) -> None:
+        """The recover that completed the failover (drill --resume): what it found, what it wrote."""
+        if not resume:
+            return
+        outcome = resume.get("outcome")
+        table = Table(title=f"Resume (recover): [{'green' if outcome == 'succeeded' else 'red'}]{outcome}[/]",
+                      show_header=False)
+        table.add_column("what", style="bold")
+        table.add_column("value")
+        if resume.get("outcome_reason"):
+            table.add_row("reason", str(resume["outcome_reason"]))
+        completes = resume.get("completes") or {}
+        if completes:
+            table.add_row("completes", f"{completes.get('run')} ({completes.get('outcome')}), generation "
+                                       f"{completes.get('generation')}")
+        jobs = resume.get("jobs") or {}
+        table.add_row("jobs", f"resubmitted {jobs.get('resubmitted')}, already present {jobs.get('already_present')}, "
+                              f"failed {jobs.get('failed')} of {jobs.get('interrupted')}")
+        table.add_row("artifacts", ", ".join(
+            f"{kind} {c.get('recreated')}+{c.get('already_present')}/{c.get('expected')}"
+            + (f" ({c['failed']} failed)" if c.get("failed") else "")
+            for kind, c in (resume.get("artifacts") or {}).items() if c.get("expected")) or "-")
+        pending = {k: c.get("pending") for k, c in (resume.get("activation") or {}).items() if c.get("pending")}
+        table.add_row("activation", ", ".join(f"{k} {c.get('activated')}+{c.get('already_active')}/{c.get('expected')}"
+                                              for k, c in (resume.get("activation") or {}).items())
+                      + (f"; pending {pending}" if pending else "") or "-")
+        self.console.print(table)
+        for error in (resume.get("errors") or [])[:10]:
+            self.console.print(f"  [yellow]![/] {error.get('where')}: {error.get('error')}")
 
     def _activation(self, activation: dict[str, Any]) -> None:
         """Scale, routes and schedules switched on after recreation (source: the hub failed over from)."""

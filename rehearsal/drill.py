@@ -1,8 +1,9 @@
 """`hubfailover drill`: a whole failover rehearsed on a laptop.
 
 Embedded Azurite, two simulated hubs, a synced catalog, the primary taken down, detection by
-probe streak, the real `failover` orchestration through the replay host, then the secondary
-read back and verified. Exit 0 only when the outcome is `succeeded` and verification holds.
+probe streak, the real `failover` orchestration through the replay host (with ``--resume``, then
+the real `recover`: rehearsal/resume.py), then the secondary read back and verified. Exit 0 only
+when the outcome (the recover's, with ``--resume``) is `succeeded` and verification holds.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from failover.recovery import fence_standby_schedules
 from failover.services import services
 from failover.stores.pair_state import HubStreak
 from rehearsal.console import DrillConsole
+from rehearsal.resume import lift_and_ask, resume_report, secondary_faults
 from rehearsal.scenario import DrillOptions, Scenario, prepare
 from rehearsal.stop_signals import SignalStop, Stopped
 from rehearsal.verify import verify
@@ -113,9 +115,12 @@ def rehearse(options: DrillOptions, console: DrillConsole, conn: str) -> tuple[i
     clock = SkippingClock()
     outage_at = clock.now()
     scenario.primary.set_faults(FaultConfig(down=True))
-    if options.faults:
-        scenario.secondary.set_faults(options.faults)
-    console.step("primary taken down" + (f"; secondary faults: {options.faults}" if options.faults else ""))
+    faults = secondary_faults(options)
+    if faults != FaultConfig():
+        scenario.secondary.set_faults(faults)
+    shown = ", ".join(filter(None, [options.faults, "broken writes: " + "+".join(options.break_kinds)
+                                    if options.break_kinds else ""]))
+    console.step("primary taken down" + (f"; secondary faults: {shown}" if shown else ""))
     detection = detect(scenario, clock, console)
 
     request = FailoverRequest(
@@ -142,6 +147,7 @@ def rehearse(options: DrillOptions, console: DrillConsole, conn: str) -> tuple[i
             host.start_new("failover", instance_id, payload)
         drive(host, instance_id, options.approval, console)
         status = host.get_status(instance_id)
+        resumed = resume(scenario, host, console) if options.resume else None
     finally:
         host.stop()
     assert status is not None
@@ -150,7 +156,23 @@ def rehearse(options: DrillOptions, console: DrillConsole, conn: str) -> tuple[i
         f"{status.runtime_status.value}: {str(status.output)[:300]}",
         "errors": [{"where": "orchestrator", "error": str(status.output)}]}
     report["history"] = {"episodes": status.episodes, "events": status.history_events}
+    if resumed is not None:
+        report["resume"] = resumed
     return _finish_report(scenario, options, report, detection, console, killed=killed)
+
+
+def resume(scenario: Scenario, host: ReplayHost, console: DrillConsole) -> dict[str, Any]:
+    """The failover has ended: lift the broken writes and run `recover` to completion on the same host."""
+    asked = lift_and_ask(scenario, console)
+    if isinstance(asked, dict):
+        return asked
+    instance_id = scenario.config.pair(scenario.pair).recover_instance_id
+    host.start_new("recover", instance_id, asked.model_dump(mode="json"))
+    drive(host, instance_id, "approve", console)
+    status = host.get_status(instance_id)
+    assert status is not None
+    return resume_report(status.output, status.runtime_status.value,
+                         {"episodes": status.episodes, "events": status.history_events})
 
 
 def _finish_report(scenario: Scenario, options: DrillOptions, report: dict[str, Any], detection: Detection,
@@ -163,7 +185,9 @@ def _finish_report(scenario: Scenario, options: DrillOptions, report: dict[str, 
     report["catalog_sync"] = scenario.catalog_taken
     report["options"] = dict(vars(options))
     report["crash"] = {"at": options.crash_at, "killed": killed}
-    ok = report.get("outcome") == "succeeded" and report["verification"]["ok"]
+    # With --resume the recover's outcome is the one that counts: the failover was meant to leave items failed.
+    ended = (report.get("resume") or {}).get("outcome") if options.resume else report.get("outcome")
+    ok = ended == "succeeded" and report["verification"]["ok"]
     return (0 if ok else 1), report
 
 
@@ -242,7 +266,8 @@ def run_drill_command(args: Any) -> int:
     options = DrillOptions(
         jobs=args.jobs, artifacts=args.artifacts, seed=args.seed, mode=args.mode, faults=args.faults or "",
         crash_at=args.crash_at, approval=args.approval, dry_run=args.dry_run, drill_only=args.drill_only,
-        chunk_size=args.chunk_size, require_approval=args.require_approval)
+        chunk_size=args.chunk_size, require_approval=args.require_approval, break_kinds=args.break_kinds,
+        resume=args.resume)
     # A closed terminal, a kill or Ctrl-C: the embedded Azurite and any child are stopped, always.
     stop = SignalStop()
     stop.install()

@@ -41,6 +41,8 @@ class DrillOptions:
     on_approval_timeout: str = "abort"
     unready_secondary: bool = False  # rehearse a secondary whose mapped computes are missing
     artifact_kinds: tuple[str, ...] = ()  # the pair's policy.artifact_kinds; empty: every kind
+    break_kinds: tuple[str, ...] = ()  # writes of these kinds fail permanently on the secondary during the failover
+    resume: bool = False  # then lift that fault and complete the failover with `recover`
     pair: str = "drill"
     primary: str = "primary-eastus"
     secondary: str = "secondary-westus"
