@@ -1,6 +1,7 @@
 """The drill's orchestration process for `--crash-at K`: it SIGKILLs itself after K activities.
 
-    python -m rehearsal.crash_worker CONN TASK_HUB INSTANCE REQUEST_JSON K
+    python -m rehearsal.crash_worker CONN TASK_HUB INSTANCE REQUEST_JSON K [ORCHESTRATION]
+ORCHESTRATION is `failover` (default) or `recover`.
 Settings (FAILOVER_CONFIG, DR_STORAGE_CONNECTION) come from the environment, as on Azure.
 """
 
@@ -18,6 +19,7 @@ from replayhost.store import AzureStorageStore
 
 def main() -> int:
     conn, hub, instance_id, request, crash_at = sys.argv[1:6]
+    orchestration = sys.argv[6] if len(sys.argv) > 6 else "failover"
     limit = int(crash_at)
 
     def die_at_limit(_instance: str, _activity: str, completed: int) -> None:
@@ -28,7 +30,7 @@ def main() -> int:
 
     host = ReplayHost(app, store=AzureStorageStore(conn, hub), clock=SkippingClock(),
                       delivery=Delivery(coalesce_ms=25.0), on_activity_done=die_at_limit)
-    host.start_new("failover", instance_id, json.loads(request))
+    host.start_new(orchestration, instance_id, json.loads(request))
     # Stop at the approval gate too: the parent process plays the operator.
     def at_approval_gate() -> bool:
         status = host.get_status(instance_id)

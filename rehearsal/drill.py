@@ -242,14 +242,14 @@ def answer(host: ReplayHost, waiting: dict[str, Any], decision: str) -> None:
 
 
 def crash_and_restart(conn: str, task_hub: str, instance_id: str, payload: dict[str, Any], crash_at: int,
-                      console: DrillConsole) -> bool:
+                      console: DrillConsole, orchestration: str = "failover") -> bool:
     """Run the orchestration in a child process that SIGKILLs itself after `crash_at` activities.
 
     True when the child was killed; False when the run ended before the crash point.
     """
     console.step(f"orchestration process will be killed (SIGKILL) after {crash_at} activities")
     proc = subprocess.Popen([sys.executable, "-m", "rehearsal.crash_worker", conn, task_hub, instance_id,
-                             json.dumps(payload), str(crash_at)], cwd=ROOT, stdout=subprocess.PIPE,
+                             json.dumps(payload), str(crash_at), orchestration], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     _children.append(proc)
     _, stderr = proc.communicate()

@@ -66,7 +66,8 @@ class World:
         return self.api.client_binding()
 
     def instances(self) -> list[Any]:
-        return [s for s in self.host.list_instances() if s.name == "failover"]
+        """Every failover and recover instance the host has seen."""
+        return [s for s in self.host.list_instances() if s.name in ("failover", "recover")]
 
 
 def world_options(**overrides: Any) -> DrillOptions:
@@ -97,15 +98,19 @@ def reconfigure(world: World, edit: Callable[[dict[str, Any]], None]) -> None:
 
 @contextmanager
 def durable_world(azurite: AzuriteEndpoints, clock: Clock | None = None, api: type[ManagementApi] = ManagementApi,
-                  **overrides: Any) -> Iterator[World]:
-    """Skipping clock by default (timers fire at once); RealClock where a gate must really wait."""
+                  background: bool = True, **overrides: Any) -> Iterator[World]:
+    """Skipping clock by default (timers fire at once); RealClock where a gate must really wait.
+
+    ``background=False``: nothing runs until the test drives the host (``run_until_idle``); a started
+    instance stays Pending meanwhile, as one does before a worker picks it up."""
     options = world_options(**overrides)
     scenario = prepare(options, azurite.connection_string)
     from function_app import app
 
     host = ReplayHost(app, store=AzureStorageStore(azurite.connection_string, f"w{options.pair}"),
                       clock=clock or SkippingClock(), delivery=Delivery(coalesce_ms=10))
-    host.start_background()
+    if background:
+        host.start_background()
     served = api(host)
     served.start()
     try:

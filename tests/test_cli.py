@@ -11,30 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from hubfailover.cli import main
 from replayhost.azurite import AzuriteEndpoints
-from tests.serve_world import KEY, Served, served
+from tests.serve_world import KEY, served
 from tests.test_detection import alert_body
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """Run `hubfailover ARGS` in-process against a URL and key: (exit code, stdout, stderr)."""
-    def run(served_: Served, *args: str, key: str | None = KEY) -> tuple[int, str, str]:
-        monkeypatch.setenv("HUBFAILOVER_URL", served_.url)
-        monkeypatch.setenv("COLUMNS", "200")
-        if key is None:
-            monkeypatch.delenv("HUBFAILOVER_API_KEY", raising=False)
-        else:
-            monkeypatch.setenv("HUBFAILOVER_API_KEY", key)
-        capsys.readouterr()
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_status_failover_watch_cooldown_ack_failback(azurite: AzuriteEndpoints, cli) -> None:  # type: ignore[no-untyped-def]

@@ -508,6 +508,16 @@ class SimulatedHub:
         except ResourceNotFoundError:
             raise HubError(ErrorCategory.NOT_FOUND, f"{self._hub_id}: job {name!r} not found") from None
 
+    def finish_provisioning(self) -> int:
+        """Every endpoint, deployment and schedule still provisioning is done now (admin: what the service
+        does in its own time). Returns how many were."""
+        rows = [e for e in self._rows("asset|", select=["RowKey", "provisioning_left"])
+                if int(e.get("provisioning_left") or 0) > 0]
+        for row in rows:
+            self._table.update_entity({"PartitionKey": self._hub_id, "RowKey": row["RowKey"], "provisioning_left": 0},
+                                      mode=UpdateMode.MERGE)
+        return len(rows)
+
     def counts(self) -> dict[str, int]:
         """Number of jobs and of artifacts per kind (admin view: no faults applied)."""
         result = {"jobs": 0, **{kind.value: 0 for kind in ArtifactKind}}
