@@ -91,3 +91,32 @@ def test_detection_declining_is_a_report_not_a_traceback(tmp_path: Path) -> None
     assert report["decisions"] and not any(d["start"] for d in report["decisions"])
     assert report["pointer"]["generation_after"] == report["pointer"]["generation_before"] == 0
     assert report["verification"]["pointer_ok"]
+
+
+def test_break_and_resume_from_the_command_line(tmp_path: Path) -> None:
+    """The failover ends failed with the broken kinds' items listed; the recover completes them; exit 0."""
+    path = tmp_path / "report.json"
+    proc = drill("--jobs", "6", "--artifacts", "24", "--break", "model,job", "--resume", "--json", str(path))
+    out, _ = proc.communicate(timeout=patience(180))
+    assert proc.returncode == 0, out[-3000:]
+    assert "Traceback" not in out and "Resume (recover): succeeded" in out
+    report = json.loads(path.read_text())
+    fixed = {"instance_id", "pair", "mode", "trigger", "outcome", "outcome_reason", "pointer", "catalog", "jobs",
+             "artifacts", "activation", "verification", "timeline", "durations", "history", "errors"}
+    assert fixed <= set(report) and report["outcome"] == "failed"  # the failover's fields, as they were
+    assert report["recover"]["command"] == "hubfailover recover drill --by YOU"
+    resume = report["resume"]
+    assert resume["outcome"] == "succeeded" and resume["jobs"]["resubmitted"] == report["jobs"]["failed"] > 0
+    assert resume["artifacts"]["model"]["recreated"] == report["artifacts"]["model"]["failed"] > 0
+    assert report["verification"]["ok"] and report["verification"]["pointer"]["generation"] == 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--break", "model,pipeline"), "argument --break: pipeline: expected some of"),
+    (("--break", "job", "--resume", "--dry-run"), "--resume completes a failover that moved the pointer"),
+])
+def test_bad_break_or_resume_is_refused_before_anything_starts(args: tuple[str, ...], message: str) -> None:
+    proc = drill(*args)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and message in out, out
+    assert "Traceback" not in out and "Azurite on" not in out

@@ -34,12 +34,13 @@ OPERATOR_ROUTES = {
     "start_pair_failover": ("pairs/{pair}/failover", ["POST"]),
     "start_pair_failback": ("pairs/{pair}/failback", ["POST"]),
     "acknowledge_pair": ("pairs/{pair}/acknowledge", ["POST"]),
+    "start_pair_recover": ("pairs/{pair}/recover", ["POST"]),
     "get_failover": ("failovers/{instance}", ["GET"]),
     "approve_failover": ("failovers/{instance}/approve", ["POST"]),
     "reject_failover": ("failovers/{instance}/reject", ["POST"]),
 }
 # How the 10,000 generated requests are split across the routes that take input.
-BUDGET = {"start_pair_failover": 2600, "start_pair_failback": 1100, "acknowledge_pair": 1100,
+BUDGET = {"start_pair_failover": 2000, "start_pair_recover": 600, "start_pair_failback": 1100, "acknowledge_pair": 1100,
           "approve_failover": 1300, "reject_failover": 1300, "get_pair": 600, "get_failover": 600,
           "alerts": 1400}
 assert sum(BUDGET.values()) == 10_000
@@ -202,6 +203,12 @@ def test_10000_malformed_requests_are_4xx_and_start_nothing(hot_cold: tuple[Worl
                           ("reason",)), no_identity),
          lambda raw: assert_4xx(call("start_pair_failback", body=raw, route={"pair": pair}), raw))
 
+    recover_valid = {"requested_by": "fuzzer", "reason": "fuzz", "dry_run": False}
+    fuzz(BUDGET["start_pair_recover"],
+         st.one_of(bodies(recover_valid, {"reason": bad_text(500, True), "requested_by": bad_text(200, True),
+                                          "dry_run": NOT_BOOL}, ("requested_by",)), no_identity),
+         lambda raw: assert_4xx(call("start_pair_recover", body=raw, route={"pair": pair}), raw))
+
     by_valid = {"by": "fuzzer", "comment": "x"}
     by_bad = {"by": bad_text(200, True), "comment": st.one_of(NOT_TEXT, CONTROL, too_long(1000))}
     fuzz(BUDGET["acknowledge_pair"], st.one_of(bodies(by_valid, by_bad, ("by",)), st.just(b"{}")),
@@ -209,8 +216,8 @@ def test_10000_malformed_requests_are_4xx_and_start_nothing(hot_cold: tuple[Worl
 
     # unknown pairs and instances, on every route that names one
     not_pair = st.text(max_size=70).filter(lambda p: p != pair)
-    not_instance = st.text(max_size=110).filter(lambda i: i != instance)
-    pair_routes = ["get_pair", "start_pair_failover", "start_pair_failback", "acknowledge_pair"]
+    not_instance = st.text(max_size=110).filter(lambda i: i not in (instance, f"recover-{pair}"))
+    pair_routes = ["get_pair", "start_pair_failover", "start_pair_failback", "acknowledge_pair", "start_pair_recover"]
     fuzz(BUDGET["get_pair"], st.tuples(st.sampled_from(pair_routes), not_pair),
          lambda ex: assert_4xx(call(ex[0], route={"pair": ex[1]}, body=encode(failover_valid)
                                     if ex[0] != "get_pair" else b"", method="GET" if ex[0] == "get_pair"
