@@ -1,8 +1,10 @@
-"""Stage 7: the audit record of a run (its report: ids, counts, outcome; no specs, no secrets).
+"""Stage 7: the audit record of a run (its report: ids, counts, outcome; no specs, no secrets), the
+Markdown report a person reads beside it, and the run's metrics.
 
 The same call settles the pair state: ``last_failover``, the run claim its starter wrote, and
 the cooldown when the pointer moved (in force until an operator acknowledges it). Idempotent:
-the audit row is keyed by the run, the pair-state write sets the same values again.
+the audit row is keyed by the run, the pair-state write sets the same values again, the report
+blob is overwritten with the same text.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.traced import traced
+from failover import telemetry
+from failover.domain.report_markdown import render
 from failover.services import services
 
 bp = df.Blueprint()
 
 
 @bp.activity_trigger(input_name="payload")
+@traced
 def record_audit(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     report = payload["report"]
@@ -31,4 +37,6 @@ def record_audit(payload: dict[str, Any]) -> dict[str, Any]:
                                    target=pointer.get("target"),
                                    completed_at=datetime.fromisoformat(report["timeline"]["completed_at"]),
                                    moved=moved, claim=payload.get("claim"))
-    return {"recorded": True, "at": record.at}
+    blob = svc.reports.write(payload["pair"], key, render(report))
+    telemetry.record_run(report)  # last: a retry of this activity (a failure above) counts the run once
+    return {"recorded": True, "at": record.at, "report_blob": blob}

@@ -7,6 +7,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.traced import traced
 from failover.domain.ports import HubClient, HubError
 from failover.domain.resource_maps import ResourceMaps
 from failover.recovery import check_readiness as readiness_of
@@ -26,6 +27,7 @@ def _answers(hub: HubClient) -> bool:
 
 
 @bp.activity_trigger(input_name="payload")
+@traced
 def load_plan(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     pair = svc.config.pair(payload["pair"])
@@ -41,6 +43,7 @@ def load_plan(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")
+@traced
 def check_readiness(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     pair = svc.config.pair(payload["pair"])

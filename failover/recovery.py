@@ -121,6 +121,7 @@ def plan_failover(config: FailoverConfig, pair_name: str, *, pointer: Any, snaps
         "activation_kinds": activation_kinds(pair),
         "activation_timeout_minutes": pair.policy.activation_timeout_minutes,
         "activation_poll_seconds": pair.policy.activation_poll_seconds,
+        "objectives": {"rto_minutes": pair.policy.rto_minutes, "rpo_minutes": pair.policy.rpo_minutes},
     }
     if target not in hub_names:
         return {**base, "error": f"target {target!r} is not a hub of pair {pair.name!r} ({sorted(hub_names)})"}
