@@ -109,9 +109,12 @@ def stage_span(stage: Mapping[str, Any]) -> None:
 
 # -- activities --------------------------------------------------------------------------------------
 
+_ACTIVITY_IDS = ("pair", "instance_id", "run", "kind", "chunk", "source", "target")
+
+
 def activity(name: str, payload: Mapping[str, Any]) -> Any:
     """The span of one activity call, with the ids of its input (never the input itself)."""
-    ids: dict[str, Any] = {key: payload.get(key) for key in ("pair", "instance_id", "run", "kind", "chunk", "source", "target")}
+    ids: dict[str, Any] = {key: payload.get(key) for key in _ACTIVITY_IDS}
     return span(f"activity {name}", activity=name, **ids)
 
 

@@ -14,12 +14,13 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markdown import Markdown
 from rich.table import Table
 
 from hubfailover.api_client import URL_ENV, ApiClient, ApiError
 
 TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
-OPERATOR_COMMANDS = ("status", "failover", "approve", "reject", "ack", "failback", "watch")
+OPERATOR_COMMANDS = ("status", "failover", "approve", "reject", "ack", "failback", "watch", "report")
 
 
 def add_operator_parsers(sub: Any) -> None:
@@ -58,6 +59,11 @@ def add_operator_parsers(sub: Any) -> None:
     watch.add_argument("instance")
     watch.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
     watch.add_argument("--timeout", type=float, default=0, help="give up after this many seconds (0: never)")
+
+    report = sub.add_parser("report", help="the last run's report (Markdown: timeline, RTO/RPO, counts, errors, "
+                                           "what to do next)")
+    report.add_argument("instance", help="instance id, e.g. failover-PAIR")
+    report.add_argument("--plain", action="store_true", help="print the Markdown text even on a terminal")
 
 
 def run_operator(args: argparse.Namespace, client: ApiClient | None = None,
@@ -230,5 +236,14 @@ def _report_lines(status: dict[str, Any], report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _report(api: ApiClient, args: argparse.Namespace, out: Console) -> int:
+    text = api.report(args.instance)
+    if out.is_terminal and not args.plain:
+        out.print(Markdown(text))
+    else:
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
 _COMMANDS = {"status": _status, "failover": _failover, "approve": _decide, "reject": _decide, "ack": _ack,
-             "failback": _failback, "watch": _watch}
+             "failback": _failback, "watch": _watch, "report": _report}

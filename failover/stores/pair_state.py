@@ -1,10 +1,11 @@
-"""Per-pair detection state in Table storage: probe streaks, the last failover, the cooldown, the run claim.
+"""Per-pair detection state in Table storage: probe streaks, the last failover, the cooldown, the run claim,
+the last readiness check.
 
 One row per pair. Written by the health probe (streaks), the starters (the decision and the run
-claim), the failover's audit activity (last failover, cooldown, claim settled) and operators
-(acknowledge); every write is a read-modify-write with an ETag condition, so a probe and an
-acknowledgement at the same moment can't lose each other, and of two starters that both saw
-"nothing running", only one can write the claim.
+claim), the failover's audit activity (last failover, cooldown, claim settled), the readiness timer
+(the last readiness check) and operators (acknowledge); every write is a read-modify-write with an
+ETag condition, so a probe and an acknowledgement at the same moment can't lose each other, and of
+two starters that both saw "nothing running", only one can write the claim.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class PairState:
     acknowledged_at: datetime | None = None
     last_decision: dict[str, Any] | None = None
     claim: RunClaim | None = None
+    readiness: dict[str, Any] | None = None  # the last readiness check (failover.readiness)
 
     def streak(self, hub: str) -> HubStreak:
         return self.streaks.get(hub, HubStreak())
@@ -104,7 +106,8 @@ class PairState:
         return {"pair": self.pair, "streaks": {h: s.to_dict() for h, s in self.streaks.items()},
                 "last_failover": self.last_failover, "cooldown_since": _iso(self.cooldown_since),
                 "acknowledged_by": self.acknowledged_by, "acknowledged_at": _iso(self.acknowledged_at),
-                "last_decision": self.last_decision, "claim": self.claim.to_dict() if self.claim else None}
+                "last_decision": self.last_decision, "claim": self.claim.to_dict() if self.claim else None,
+                "readiness": self.readiness}
 
     @classmethod
     def from_entity(cls, pair: str, entity: dict[str, Any]) -> PairState:
@@ -116,7 +119,8 @@ class PairState:
                    acknowledged_by=entity.get("acknowledged_by") or None,
                    acknowledged_at=_dt(entity.get("acknowledged_at")),
                    last_decision=json.loads(entity["last_decision"]) if entity.get("last_decision") else None,
-                   claim=RunClaim.from_dict(json.loads(entity["run_claim"])) if entity.get("run_claim") else None)
+                   claim=RunClaim.from_dict(json.loads(entity["run_claim"])) if entity.get("run_claim") else None,
+                   readiness=json.loads(entity["readiness"]) if entity.get("readiness") else None)
 
     def to_entity(self) -> dict[str, Any]:
         return {"PartitionKey": self.pair, "RowKey": _ROW,
@@ -125,7 +129,8 @@ class PairState:
                 "cooldown_since": _iso(self.cooldown_since) or "", "cooldown_until": "",
                 "acknowledged_by": self.acknowledged_by or "", "acknowledged_at": _iso(self.acknowledged_at) or "",
                 "last_decision": json.dumps(self.last_decision) if self.last_decision else "",
-                "run_claim": json.dumps(self.claim.to_dict()) if self.claim else ""}
+                "run_claim": json.dumps(self.claim.to_dict()) if self.claim else "",
+                "readiness": json.dumps(self.readiness) if self.readiness else ""}
 
 
 class PairStateStore(TableStore):
@@ -211,6 +216,9 @@ class PairStateStore(TableStore):
                            claim=None if settled else state.claim)
 
         return self.update(pair, change)
+
+    def record_readiness(self, pair: str, readiness: dict[str, Any]) -> PairState:
+        return self.update(pair, lambda state: replace(state, readiness=readiness))
 
     def acknowledge(self, pair: str, by: str, at: datetime) -> PairState:
         return self.update(pair, lambda state: replace(state, cooldown_since=None, acknowledged_by=by,
