@@ -39,7 +39,8 @@ ITEMS = _meter.create_counter("hubfailover.recovery.items", unit="{item}",
                               description="Items a run handled, per kind and result")
 CATALOG_AGE = _meter.create_gauge("hubfailover.catalog.age", unit="s",
                                   description="Age of the active hub's catalog (the metadata RPO)")
-READINESS = _meter.create_gauge("hubfailover.readiness", unit="1",
+READINESS_METRIC = "hubfailover.readiness"  # infra/modules/readiness-alert.bicep alerts on it
+READINESS = _meter.create_gauge(READINESS_METRIC, unit="1",
                                 description="1 when the standby could take over now, 0 when not")
 READINESS_REASONS = _meter.create_gauge("hubfailover.readiness.reasons", unit="{reason}",
                                         description="Reasons the standby could not take over now")

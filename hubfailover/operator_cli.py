@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.table import Table
 
 from hubfailover.api_client import URL_ENV, ApiClient, ApiError
@@ -24,7 +25,8 @@ OPERATOR_COMMANDS = ("status", "failover", "approve", "reject", "ack", "failback
 
 
 def add_operator_parsers(sub: Any) -> None:
-    status = sub.add_parser("status", help="pairs: pointer, health streaks, last failover, cooldown, catalog age")
+    status = sub.add_parser("status", help="pairs: pointer, health streaks, readiness, last failover, cooldown, "
+                                           "catalog age")
     status.add_argument("pair", nargs="?", help="one pair in detail (default: every pair)")
     status.add_argument("--json", action="store_true", help="print the API's JSON")
 
@@ -90,7 +92,8 @@ def _status(api: ApiClient, args: argparse.Namespace, out: Console) -> int:
         out.print(_detail(views[0]))
     else:
         table = Table(title="hub pairs")
-        for column in ("pair", "mode", "active", "gen", "health", "last failover", "cooldown", "catalog age"):
+        for column in ("pair", "mode", "active", "gen", "health", "ready", "last failover", "cooldown",
+                       "catalog age"):
             table.add_column(column, overflow="fold")
         for view in views:
             table.add_row(*_status_row(view))
@@ -112,9 +115,26 @@ def _status_row(view: dict[str, Any]) -> list[str]:
     catalog = view.get("catalog") or {}
     age = catalog.get("age_seconds")
     return [view["pair"], view["mode"], pointer.get("active", "?"), str(pointer.get("generation", "?")), health,
+            _ready(view.get("readiness") or {}),
             f"{last.get('outcome')} -> {last.get('target')}" if last else "-",
             f"since {cooldown['since']}" if cooldown["in_force"] else "-",
             f"{age:.0f} s" if isinstance(age, int | float) else "never synced"]
+
+
+def _ready(readiness: dict[str, Any]) -> str:
+    if readiness.get("ready") is None:
+        return "not checked"
+    if readiness["ready"]:
+        return "[green]ready[/]"
+    return f"[red]NOT READY[/] ({len(readiness.get('reasons') or [])} reason(s))"
+
+
+def _drift_line(drift: dict[str, Any] | None) -> str:
+    if not drift:
+        return "-"
+    kinds = ", ".join(f"{kind} {count}" for kind, count in (drift.get("to_recreate") or {}).items() if count)
+    jobs = drift.get("jobs_to_resubmit") or 0
+    return f"would recreate {kinds or 'nothing'}; would resubmit {jobs} job(s)"
 
 
 def _detail(view: dict[str, Any]) -> Table:
@@ -141,6 +161,13 @@ def _detail(view: dict[str, Any]) -> Table:
     catalog = view.get("catalog") or {}
     table.add_row("catalog", f"{catalog.get('hub')}: {catalog.get('age_seconds')} s old" if catalog.get("taken_at")
                   else f"{catalog.get('hub')}: never synced")
+    readiness = view.get("readiness") or {}
+    table.add_row("readiness", f"{_ready(readiness)}" + (f", checked {readiness['checked_at']}"
+                                                         if readiness.get("checked_at") else ""))
+    for reason in readiness.get("reasons") or []:
+        table.add_row("", f"[red]-[/] {escape(reason)}")
+    if readiness.get("checked_at"):
+        table.add_row("drift", _drift_line(readiness.get("drift")))
     running = view.get("failover")
     if running:
         table.add_row("failover", f"{running['instance_id']} {running['runtime_status']} "
