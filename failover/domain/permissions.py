@@ -15,7 +15,9 @@ from typing import Any
 from failover.domain.model import ArtifactKind
 
 WORKSPACE = "Microsoft.MachineLearningServices/workspaces"
-READ_WORKSPACE = f"{WORKSPACE}/read"
+# The read every failover makes on its target (stage 2 lists its computes). Not ``workspaces/read``:
+# the AzureML Data Scientist role grants ``workspaces/*/read``, which names what is in a workspace.
+READ_COMPUTES = f"{WORKSPACE}/computes/read"
 SUBMIT_JOBS = f"{WORKSPACE}/jobs/write"
 # The ARM operation each kind's recreation performs (a PUT of a version, or of the resource).
 WRITE_ACTION: dict[ArtifactKind, str] = {
@@ -36,8 +38,8 @@ WRITE_ACTION: dict[ArtifactKind, str] = {
 def recovery_actions(mode: str, kinds: Iterable[ArtifactKind]) -> list[str]:
     """What a failover of this mode does on its target: hot-hot only reads it (the flip is in DR storage)."""
     if mode == "hot-hot":
-        return [READ_WORKSPACE]
-    return sorted({READ_WORKSPACE, SUBMIT_JOBS, *(WRITE_ACTION[k] for k in kinds if k in WRITE_ACTION)})
+        return [READ_COMPUTES]
+    return sorted({READ_COMPUTES, SUBMIT_JOBS, *(WRITE_ACTION[k] for k in kinds if k in WRITE_ACTION)})
 
 
 @lru_cache(maxsize=256)

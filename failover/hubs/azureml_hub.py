@@ -387,8 +387,8 @@ class AzureMLHub:
         def read() -> list[dict[str, Any]]:
             client = self._arm_client()
             found: list[dict[str, Any]] = []
-            request = HttpRequest("GET", f"{self.workspace_scope}/providers/Microsoft.Authorization/permissions",
-                                  params={"api-version": PERMISSIONS_API_VERSION})
+            url = client.format_url(f"{self.workspace_scope}/providers/Microsoft.Authorization/permissions")
+            request = HttpRequest("GET", url, params={"api-version": PERMISSIONS_API_VERSION})
             for _ in range(_MAX_PAGES):
                 response = client.send_request(request)
                 response.raise_for_status()
