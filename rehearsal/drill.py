@@ -118,7 +118,8 @@ def rehearse(options: DrillOptions, console: DrillConsole, conn: str) -> tuple[i
     """The drill, in one span (``drill``): detection's decisions and the orchestration's spans are in it."""
     with telemetry.span("drill", pair=options.pair, mode=options.mode) as span:
         code, report = _rehearse(options, console, conn)
-        telemetry.annotate(span, outcome=report.get("outcome"), verified=bool((report.get("verification") or {}).get("ok")))
+        verified = bool((report.get("verification") or {}).get("ok"))
+        telemetry.annotate(span, outcome=report.get("outcome"), verified=verified)
     return code, report
 
 

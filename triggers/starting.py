@@ -24,6 +24,7 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
+from failover import telemetry
 from failover.domain.health import Decision, decide_failback, decide_manual_start
 from failover.domain.requests import FailoverRequest, Trigger
 from failover.services import services
@@ -99,7 +100,17 @@ async def start_with(client: df.DurableOrchestrationClient, request: FailoverReq
     """Decide with the live facts and claim the run in one write; start if allowed; record why.
 
     ``note`` (e.g. the alert that asked) goes into the recorded decision and the audit record.
+    The decision is a span (``decision {kind}``, failover.telemetry).
     """
+    with telemetry.decision(kind, request.pair, trigger=request.trigger.value, dry_run=request.dry_run,
+                            drill=request.drill) as span:
+        result = await _start_with(client, request, decide, kind=kind, now=now, note=note)
+        telemetry.annotate(span, started=result.started, why=result.why, instance_id=result.instance_id)
+    return result
+
+
+async def _start_with(client: df.DurableOrchestrationClient, request: FailoverRequest, decide: Decide, *,
+                      kind: str, now: datetime | None, note: dict[str, Any] | None) -> StartResult:
     svc = services()
     pair = svc.config.pair(request.pair)
     now = now or datetime.now(UTC)
