@@ -110,7 +110,7 @@ def test_free_text_is_scrubbed_and_kept_on_one_table_row() -> None:
     report = {"pair": "p", "outcome": "failed", "outcome_reason": "1 item(s) could not be recovered",
               "pointer": {"before": "a", "after": "b", "generation_before": 1, "generation_after": 2},
               "errors": [{"where": "artifacts.connection:connection:blob:",
-                          "error": "permanent: Protocol=https;AccountKey=c2VjcmV0|x==;\nBearer abcdefgh.ijklmnop.qrst"}],
+                          "error": "permanent: AccountKey=c2VjcmV0|x==;\nBearer abcdefgh.ijklmnop.qrst"}],
               "objectives": {"rto": {"objective_minutes": 1, "measured_s": 90.0, "met": False}, "rpo": {}}}
     markdown = render(report)
     assert "c2VjcmV0" not in markdown and "ijklmnop" not in markdown
