@@ -138,6 +138,15 @@ def test_hot_hot_needs_everything_on_the_standby_and_only_reads_it(azurite: Azur
     result = assess(services(), pair, datetime.now(UTC))
     assert result["ready"] is True, result["reasons"]
     assert result["drift"]["jobs_to_resubmit"] == 0 and set(result["drift"]["to_recreate"].values()) == {0}
+    # after a flip the old primary is the standby, and the new active hub has no catalog yet: a flip-only
+    # failover needs none, so that is no reason
+    svc = services()
+    pointer = svc.pointers.read(pair.name)
+    svc.pointers.flip(pair.name, expected_active=pointer.active, expected_generation=pointer.generation,
+                      to=pair.secondary.name, by="test", reason="roles swap")
+    swapped = assess(svc, pair, datetime.now(UTC))
+    assert swapped["standby"] == pair.primary.name and swapped["catalog"]["taken_at"] is None
+    assert swapped["ready"] is True, swapped["reasons"]
 
 
 def test_after_a_flip_the_old_primary_is_checked_and_a_missing_catalog_is_a_reason(
