@@ -54,6 +54,7 @@ def _chunk_of(svc: Services, pair: HubPair, kind: ArtifactKind, payload: dict[st
 
 
 @bp.activity_trigger(input_name="payload")
+@traced
 def activate_state(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     pair = svc.config.pair(payload["pair"])

@@ -150,6 +150,10 @@ def record_run(report: Mapping[str, Any]) -> None:
         for result in ("recreated", "already_present", "failed"):
             if counts.get(result):
                 ITEMS.add(int(counts[result]), {**base, PREFIX + "kind": kind, PREFIX + "result": result})
+    for kind, counts in (report.get("activation") or {}).items():
+        for result in ("activated", "already_active", "pending", "failed"):
+            if counts.get(result):
+                ITEMS.add(int(counts[result]), {**base, PREFIX + "kind": kind, PREFIX + "result": result})
 
 
 def record_readiness(pair: str, readiness: Mapping[str, Any]) -> None:

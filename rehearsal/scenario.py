@@ -104,8 +104,8 @@ def predeploy(secondary: SimulatedHub, artifacts: list[Artifact], pair: HubPair)
         put = secondary.put_connection if artifact.kind is ArtifactKind.CONNECTION else secondary.put_asset
         put(form(artifact))
     state = activation_form(pair, pair.primary.name, pair.secondary.name)
-    for artifact in artifacts:  # routes once their deployments exist; hot-hot serves at full scale
-        if artifact.kind in (ArtifactKind.ONLINE_ENDPOINT, ArtifactKind.BATCH_ENDPOINT) or (
+    for artifact in (a for a in artifacts if a.kind in kinds):  # routes once their deployments exist;
+        if artifact.kind in (ArtifactKind.ONLINE_ENDPOINT, ArtifactKind.BATCH_ENDPOINT) or (  # hot-hot: full scale
                 mode == "hot-hot" and artifact.kind is ArtifactKind.ONLINE_DEPLOYMENT):
             secondary.apply_state(state(artifact))
 

@@ -219,7 +219,9 @@ def test_unknown_field_value_is_not_echoed() -> None:
 def test_objectives_and_pre_deployed_kinds_per_mode() -> None:
     pair = parse_config(json.dumps(minimal())).pairs[0]
     assert (pair.policy.rto_minutes, pair.policy.rpo_minutes) == (60, 30)
-    assert pair.predeployed_kinds == [ArtifactKind.ENVIRONMENT]  # hot-warm: image builds are the slow part
+    assert pair.predeployed_kinds == [  # hot-warm: image builds are the slow part; serving stays warm
+        ArtifactKind.ENVIRONMENT, ArtifactKind.ONLINE_ENDPOINT, ArtifactKind.BATCH_ENDPOINT,
+        ArtifactKind.ONLINE_DEPLOYMENT, ArtifactKind.BATCH_DEPLOYMENT, ArtifactKind.SCHEDULE]
     for mode, expected in (("hot-hot", list(RECOVERY_ORDER)), ("hot-cold", [])):
         config = minimal()
         config["pairs"][0]["mode"] = mode

@@ -11,6 +11,7 @@ import pytest
 from failover.domain.model import Artifact, ArtifactKind
 from failover.hubs.simulated_hub import SimulatedHub
 from failover.readiness import assess
+from failover.recovery import recoverable
 from failover.services import services
 from hubfailover.cli import main
 from rehearsal.scenario import prepare
@@ -39,10 +40,15 @@ def test_serve_runs_the_readiness_timer_and_a_missing_mapped_compute_makes_the_p
         drift = first["drift"]
         snapshot = services().catalog.read(s.options.primary)
         assert snapshot is not None
-        # hot-warm: environments are pre-deployed; everything else a failover would recreate now
+        # hot-warm: environments and the serving chain are pre-deployed (with what deployments name); a failover
+        # would recreate the rest now
+        pair = s.scenario.config.pair(s.pair)
         assert drift["to_recreate"]["environment"] == 0 and drift["not_predeployed"] == {}
-        for kind in ("code", "data", "component", "model", "connection"):
-            assert drift["to_recreate"][kind] == len(snapshot.artifact_list(ArtifactKind(kind))), kind
+        for kind in pair.policy.artifact_kinds:
+            there = {(a.name, a.version) for a in s.scenario.secondary.list_assets(kind)}
+            cataloged = recoverable(pair, s.options.primary, kind, snapshot.artifact_list(kind))
+            assert drift["to_recreate"][kind.value] == len([a for a in cataloged if (a.name, a.version) not in there])
+        assert drift["to_recreate"]["data"] == len(snapshot.artifact_list(ArtifactKind.DATA)) > 0  # none pre-deployed
         assert drift["jobs_to_resubmit"] > 0 and drift["conflicts"] == {}
         assert first["catalog"]["hub"] == s.options.primary and first["catalog"]["rpo_minutes"] == 30
 
@@ -96,11 +102,13 @@ def test_every_reason_a_standby_is_not_ready(azurite: AzuriteEndpoints) -> None:
     assert [r for r in stale["reasons"] if "over the RPO of 30 min" in r]
 
     # an artifact on the standby with other content than the catalog's: the failover would fail it
-    model = snapshot.artifact_list(ArtifactKind.MODEL)[0]
+    absent = [a for kind in (ArtifactKind.DATA, ArtifactKind.MODEL) for a in snapshot.artifact_list(kind)
+              if (a.name, a.version) not in {(b.name, b.version) for b in secondary.list_assets(kind)}]
+    model = absent[0]  # not on the standby (data is never pre-deployed)
     secondary.put_asset(Artifact(model.kind, model.name, model.version, {**model.spec, "description": "edited"}))
     conflict = assess(svc, pair, now)
-    assert any("1 model(s) exist on" in r and model.key in r for r in conflict["reasons"]), conflict["reasons"]
-    assert conflict["drift"]["conflicts"] == {"model": 1}
+    assert any(f"1 {model.kind.value}(s) exist on" in r and model.key in r for r in conflict["reasons"]), conflict
+    assert conflict["drift"]["conflicts"] == {model.kind.value: 1}
 
     # the standby failed its last probes
     svc.pair_state.record_probe(pair.name, {secondary.hub_id: (False, "control plane: transient: 503")}, now)
@@ -119,16 +127,20 @@ def test_every_reason_a_standby_is_not_ready(azurite: AzuriteEndpoints) -> None:
 
 
 def test_pre_deployed_kinds_missing_on_the_standby(azurite: AzuriteEndpoints) -> None:
-    scenario, secondary = _world(azurite)  # hot-warm: environments pre-deployed by default
+    scenario, secondary = _world(azurite)  # hot-warm: environments and the serving chain pre-deployed
     pair = scenario.config.pair(scenario.pair)
-    assert [k.value for k in pair.predeployed_kinds] == ["environment"]
-    computes = secondary.list_computes()
+    assert ArtifactKind.ENVIRONMENT in pair.predeployed_kinds and ArtifactKind.CODE not in pair.predeployed_kinds
+    assert assess(services(), pair, datetime.now(UTC))["drift"]["not_predeployed"] == {}  # as the drill deployed
+    computes, datastores = secondary.list_computes(), secondary.list_datastores()
     secondary.clear()  # the standby lost what was deployed on it ahead of time
     secondary.set_computes(computes)
+    secondary.set_datastores(datastores)
     result = assess(services(), pair, datetime.now(UTC))
-    environments = len(services().catalog.read(scenario.primary.hub_id).artifact_list(ArtifactKind.ENVIRONMENT))
-    assert result["drift"]["not_predeployed"] == {"environment": environments}
-    assert any(f"{environments} environment(s) should be pre-deployed" in r for r in result["reasons"])
+    snapshot = services().catalog.read(scenario.primary.hub_id)
+    assert snapshot is not None
+    expected = {k.value: len(snapshot.artifact_list(k)) for k in pair.predeployed_kinds if snapshot.artifact_list(k)}
+    assert expected["environment"] > 0 and result["drift"]["not_predeployed"] == expected
+    assert any(f"{expected['environment']} environment(s) should be pre-deployed" in r for r in result["reasons"])
 
 
 def test_hot_hot_needs_everything_on_the_standby_and_only_reads_it(azurite: AzuriteEndpoints) -> None:

@@ -62,6 +62,8 @@ def test_a_successful_run_renders_timeline_objectives_counts_and_next_steps(azur
     assert f"| job | {jobs['interrupted']} | {jobs['resubmitted']} | 0 | 0 | 0 |" in counts
     for kind, c in report["artifacts"].items():
         assert f"| {kind} | {c['expected']} | {c['recreated']} | {c['already_present']} | 0 |" in counts
+    for kind, c in report["activation"].items():
+        assert f"| {kind} | {c['expected']} | {c['activated']} | {c['already_active']} |" in counts
     assert section(markdown, "Failed items").strip().endswith("None.")
     assert "Not required for this run." in section(markdown, "Approval")
     assert f"`hubfailover ack {report['pair']} --by NAME`" in section(markdown, "What to do next")

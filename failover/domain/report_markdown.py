@@ -18,6 +18,7 @@ from failover.domain.secrets import scrub
 MAX_LISTED_ERRORS = 200
 _JOB_COLUMNS = ("interrupted", "resubmitted", "already_present", "skipped", "failed")
 _ARTIFACT_COLUMNS = ("expected", "recreated", "already_present", "failed")
+_ACTIVATION_COLUMNS = ("expected", "activated", "already_active", "deferred", "pending", "failed")
 _TIMELINE = (("outage_at", "outage: the active hub first seen failing"),
              ("detected_at", "detection decided to fail over"),
              ("started_at", "run started"),
@@ -151,6 +152,13 @@ def _counts(report: Mapping[str, Any]) -> list[str]:
         lines += _table(("kind", *(c.replace("_", " ") for c in _ARTIFACT_COLUMNS)),
                         [(_text(kind), *(counts.get(c, 0) for c in _ARTIFACT_COLUMNS))
                          for kind, counts in artifacts.items()])
+        lines.append("")
+    activation = report.get("activation") or {}
+    if activation:  # endpoints, deployments, schedules switched on the target (scale, traffic, enabled)
+        lines += ["Activation (scale, traffic, schedules) on the target:", ""]
+        lines += _table(("kind", *(c.replace("_", " ") for c in _ACTIVATION_COLUMNS)),
+                        [(_text(kind), *(counts.get(c, 0) for c in _ACTIVATION_COLUMNS))
+                         for kind, counts in activation.items()])
         lines.append("")
     return lines
 
