@@ -10,6 +10,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.traced import traced
 from failover.domain.approvals import refusal
 from failover.services import services
 
@@ -18,6 +19,7 @@ FORGED = "approval_forged"
 
 
 @bp.activity_trigger(input_name="payload")
+@traced
 def verify_approval(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     pair, run, instance_id = str(payload["pair"]), str(payload["run"]), str(payload["instance_id"])

@@ -7,10 +7,10 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.traced import traced
 from failover.domain.ports import HubClient, HubError
-from failover.domain.resource_maps import ResourceMaps
-from failover.recovery import check_readiness as readiness_of
-from failover.recovery import compute_map_from, interrupted_jobs, plan_failover, plan_recovery, recoverable
+from failover.readiness import failover_checks
+from failover.recovery import plan_failover, plan_recovery
 from failover.services import services
 from failover.stores.catalog import CatalogError
 
@@ -26,6 +26,7 @@ def _answers(hub: HubClient) -> bool:
 
 
 @bp.activity_trigger(input_name="payload")
+@traced
 def load_plan(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     pair = svc.config.pair(payload["pair"])
@@ -41,6 +42,7 @@ def load_plan(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")
+@traced
 def load_recovery_plan(payload: dict[str, Any]) -> dict[str, Any]:
     """A recover's plan: the last flip (pair state) and the very snapshot it recovered from."""
     svc = services()
@@ -60,16 +62,10 @@ def load_recovery_plan(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")
+@traced
 def check_readiness(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
-    pair = svc.config.pair(payload["pair"])
-    recovering = bool(payload.get("recover", True))
-    if payload.get("snapshot") is None:  # a flip-only plan without a catalog: only the target itself to check
-        jobs, artifacts = [], []
-    else:
-        snapshot = svc.snapshot(payload["source"], payload["snapshot"])
-        jobs = interrupted_jobs(snapshot.job_records(), pair) if recovering else []
-        artifacts = [a for kind in pair.policy.artifact_kinds
-                     for a in recoverable(pair, payload["source"], kind, snapshot.artifact_list(kind))]
-    return readiness_of(pair, svc.hub(payload["target"]), jobs, artifacts,
-                        compute_map_from(pair, payload["source"]), ResourceMaps.of_pair(pair, payload["source"]))
+    snapshot = svc.snapshot(payload["source"], payload["snapshot"]) if payload.get("snapshot") else None
+    # a flip-only plan without a catalog (snapshot None): only the target itself to check
+    return failover_checks(svc, svc.config.pair(payload["pair"]), source=payload["source"],
+                           target=payload["target"], snapshot=snapshot, recovering=bool(payload.get("recover", True)))

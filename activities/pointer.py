@@ -6,12 +6,14 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.traced import traced
 from failover.services import services
 
 bp = df.Blueprint()
 
 
 @bp.activity_trigger(input_name="payload")
+@traced
 def flip_pointer(payload: dict[str, Any]) -> dict[str, Any]:
     result = services().pointers.flip(
         payload["pair"], expected_active=payload["expected_active"],

@@ -12,6 +12,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.traced import traced
 from failover.domain.config import HubPair
 from failover.domain.model import Artifact, ArtifactKind
 from failover.domain.resource_maps import ResourceMaps
@@ -32,6 +33,7 @@ bp = df.Blueprint()
 
 
 @bp.activity_trigger(input_name="payload")
+@traced
 def recreate_artifacts(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     pair = svc.config.pair(payload["pair"])
@@ -52,6 +54,7 @@ def _chunk_of(svc: Services, pair: HubPair, kind: ArtifactKind, payload: dict[st
 
 
 @bp.activity_trigger(input_name="payload")
+@traced
 def activate_state(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     pair = svc.config.pair(payload["pair"])
@@ -72,6 +75,7 @@ def activate_state(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")
+@traced
 def resubmit_jobs(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     pair = svc.config.pair(payload["pair"])

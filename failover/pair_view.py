@@ -1,4 +1,4 @@
-"""What an operator sees of one hub pair: pointer, probe streaks, last failover, cooldown, catalog age.
+"""What an operator sees of one hub pair: pointer, probe streaks, last failover, cooldown, catalog age, readiness.
 
 Read-only: assembled from the stores, never written back (a pair nobody probed yet has no
 pointer row, and reading its status must not create one).
@@ -48,7 +48,15 @@ def pair_view(svc: Services, pair_name: str, now: datetime) -> dict[str, Any]:
         "failback": {"threshold": pair.policy.probe_success_threshold_for_failback,
                      "original_primary_successes": state.streak(pair.primary.name).successes},
         "catalog": catalog_age(svc, active, now),
+        "readiness": readiness_view(state.readiness),
     }
+
+
+def readiness_view(readiness: dict[str, Any] | None) -> dict[str, Any]:
+    """The last readiness check (failover/readiness.py); ``ready`` None when none ran yet."""
+    if not readiness:
+        return {"ready": None, "checked_at": None, "reasons": [], "drift": None}
+    return {**readiness, "ready": bool(readiness.get("ready")), "reasons": list(readiness.get("reasons") or [])}
 
 
 def catalog_age(svc: Services, hub: str, now: datetime) -> dict[str, Any]:

@@ -163,6 +163,7 @@ def _plan_base(pair: HubPair, *, source: str, target: str, generation: int, appr
         "activation_kinds": activation_kinds(pair),
         "activation_timeout_minutes": pair.policy.activation_timeout_minutes,
         "activation_poll_seconds": pair.policy.activation_poll_seconds,
+        "objectives": {"rto_minutes": pair.policy.rto_minutes, "rpo_minutes": pair.policy.rpo_minutes},
     }
 
 
@@ -220,16 +221,20 @@ def job_dependencies(spec: dict[str, Any]) -> set[tuple[ArtifactKind, str, str]]
 
 def check_readiness(pair: HubPair, target: HubClient, jobs: Sequence[JobRecord],
                     artifacts: Iterable[Artifact], compute_map: dict[str, str],
-                    maps: ResourceMaps | None = None) -> dict[str, Any]:
+                    maps: ResourceMaps | None = None, expected_computes: Iterable[str] = ()) -> dict[str, Any]:
     """Stage 2: the target answers, mapped computes, connections and datastores exist, every job's
-    dependencies resolve."""
+    dependencies resolve.
+
+    The failover asks for the computes its interrupted jobs need; the readiness timer also names
+    ``expected_computes`` (every mapped one), since tomorrow's interrupted jobs may need any of them.
+    """
     reasons: list[str] = []
     try:
         call_hub(target.ping)
     except HubError as exc:
         return {"ready": False, "reasons": [f"target {target.hub_id} unreachable: {exc}"], "checked": {}}
     computes = set(call_hub(target.list_computes))
-    needed = sorted({compute_map.get(j.compute, j.compute) for j in jobs if j.compute})
+    needed = sorted({compute_map.get(j.compute, j.compute) for j in jobs if j.compute} | set(expected_computes))
     missing_computes = [c for c in needed if c not in computes]
     if missing_computes:
         reasons.append(f"compute missing on {target.hub_id}: {', '.join(missing_computes[:10])}")
@@ -304,6 +309,14 @@ def _dry_run(item: str, check: Callable[[], object], counts: dict[str, int], wou
     counts[would] += 1
 
 
+def same_definition(existing: Artifact, wanted: Artifact) -> bool:
+    """Whether what the target holds is what recovery would write (``wanted``: in target form). Endpoints,
+    deployments and schedules: the same definition, whatever their traffic, scale or enabled flag; compared
+    in catalog form too (secrets as markers)."""
+    return (existing.definition_hash == wanted.definition_hash
+            or catalog_form(existing).definition_hash == wanted.definition_hash)
+
+
 def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_run: bool, concurrency: int,
                        remember: Remember = _no_journal, prepare: Callable[[Artifact], Artifact] | None = None,
                        secrets: SecretResolver = _NO_SECRETS) -> dict[str, Any]:
@@ -329,10 +342,7 @@ def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_
                 existing = call_hub(partial(target.get_asset, artifact.kind, artifact.name, artifact.version))
         except HubError as exc:
             return "absent" if exc.category is ErrorCategory.NOT_FOUND else "unknown"
-        # Endpoints, deployments and schedules: same definition, whatever their traffic, scale or enabled flag.
-        same = (existing.definition_hash == artifact.definition_hash
-                or catalog_form(existing).definition_hash == artifact.definition_hash)
-        return "present" if same else "conflict"
+        return "present" if same_definition(existing, artifact) else "conflict"
 
     def classify() -> dict[str, Any]:
         if any(a.kind is ArtifactKind.CONNECTION for a in artifacts):

@@ -24,6 +24,7 @@ from failover.stores.decisions import ApprovalDecisions
 from failover.stores.journal import RecoveryJournal
 from failover.stores.pair_state import PairStateStore
 from failover.stores.pointer import PointerStore
+from failover.stores.reports import ReportStore
 from failover.stores.storage import blob_service, table_service
 
 _SNAPSHOTS_KEPT = 4
@@ -42,6 +43,7 @@ class Services:
     pair_state: PairStateStore
     alerts: AlertDeliveries
     decisions: ApprovalDecisions
+    reports: ReportStore
     _hubs: dict[str, HubClient] = field(default_factory=dict)
     _snapshots: OrderedDict[tuple[str, str], CatalogSnapshot] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -136,7 +138,8 @@ def services(env: Mapping[str, str] | None = None) -> Services:
                              journal=RecoveryJournal.from_service(tables),
                              pair_state=PairStateStore.from_service(tables),
                              alerts=AlertDeliveries.from_service(tables),
-                             decisions=ApprovalDecisions.from_service(tables))
+                             decisions=ApprovalDecisions.from_service(tables),
+                             reports=ReportStore.from_service(blobs))
             _built[key] = built
         return built
 

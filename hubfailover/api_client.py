@@ -51,8 +51,9 @@ class ApiClient:
     def __repr__(self) -> str:  # the key stays out of reprs and tracebacks
         return f"ApiClient({self.base_url!r})"
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        headers = {"Accept": "application/json"}
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+              accept: str = "application/json") -> Any:
+        headers = {"Accept": accept}
         if self._key:
             headers[KEY_HEADER] = self._key
         if self._token:
@@ -62,6 +63,8 @@ class ApiClient:
             response = self._session.request(method, url, json=body, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
             raise ApiError(0, f"cannot reach {self.base_url}: {type(exc).__name__}") from None
+        if response.status_code < 400 and accept != "application/json":
+            return response.content.decode("utf-8", "replace")
         try:
             data = response.json() if response.content else None
         except ValueError:
@@ -105,6 +108,10 @@ class ApiClient:
     def failover_status(self, instance_id: str) -> dict[str, Any]:
         """A failover's or a recover's status (`failover-PAIR`, `recover-PAIR`)."""
         return dict(self._call("GET", f"failovers/{quote(instance_id, safe='')}"))
+
+    def report(self, instance_id: str) -> str:
+        """The last run's report as a person reads it (Markdown)."""
+        return str(self._call("GET", f"failovers/{quote(instance_id, safe='')}/report", accept="text/markdown"))
 
     def decide(self, instance_id: str, decision: str, *, by: str, comment: str = "",
                run: str | None = None) -> dict[str, Any]:

@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "recover succeeds and verification holds)")
     drill.add_argument("--chunk-size", type=_chunk_size, default=25, help="items per activity (default 25)")
     drill.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
+    drill.add_argument("--report-md", type=Path, metavar="PATH",
+                       help="write the report a person reads (Markdown: timeline, RTO/RPO, counts, errors)")
 
     from hubfailover.operator_cli import add_operator_parsers
 

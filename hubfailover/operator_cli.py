@@ -14,16 +14,19 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markdown import Markdown
+from rich.markup import escape
 from rich.table import Table
 
 from hubfailover.api_client import URL_ENV, ApiClient, ApiError
 
 TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
-OPERATOR_COMMANDS = ("status", "failover", "recover", "approve", "reject", "ack", "failback", "watch")
+OPERATOR_COMMANDS = ("status", "failover", "recover", "approve", "reject", "ack", "failback", "watch", "report")
 
 
 def add_operator_parsers(sub: Any) -> None:
-    status = sub.add_parser("status", help="pairs: pointer, health streaks, last failover, cooldown, catalog age")
+    status = sub.add_parser("status", help="pairs: pointer, health streaks, readiness, last failover, cooldown, "
+                                           "catalog age")
     status.add_argument("pair", nargs="?", help="one pair in detail (default: every pair)")
     status.add_argument("--json", action="store_true", help="print the API's JSON")
 
@@ -67,6 +70,11 @@ def add_operator_parsers(sub: Any) -> None:
     watch.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
     watch.add_argument("--timeout", type=float, default=0, help="give up after this many seconds (0: never)")
 
+    report = sub.add_parser("report", help="the last run's report (Markdown: timeline, RTO/RPO, counts, errors, "
+                                           "what to do next)")
+    report.add_argument("instance", help="instance id, e.g. failover-PAIR")
+    report.add_argument("--plain", action="store_true", help="print the Markdown text even on a terminal")
+
 
 def run_operator(args: argparse.Namespace, client: ApiClient | None = None,
                  console: Console | None = None) -> int:
@@ -92,7 +100,8 @@ def _status(api: ApiClient, args: argparse.Namespace, out: Console) -> int:
         out.print(_detail(views[0]))
     else:
         table = Table(title="hub pairs")
-        for column in ("pair", "mode", "active", "gen", "health", "last failover", "cooldown", "catalog age"):
+        for column in ("pair", "mode", "active", "gen", "health", "ready", "last failover", "cooldown",
+                       "catalog age"):
             table.add_column(column, overflow="fold")
         for view in views:
             table.add_row(*_status_row(view))
@@ -114,9 +123,26 @@ def _status_row(view: dict[str, Any]) -> list[str]:
     catalog = view.get("catalog") or {}
     age = catalog.get("age_seconds")
     return [view["pair"], view["mode"], pointer.get("active", "?"), str(pointer.get("generation", "?")), health,
+            _ready(view.get("readiness") or {}),
             f"{last.get('outcome')} -> {last.get('target')}" if last else "-",
             f"since {cooldown['since']}" if cooldown["in_force"] else "-",
             f"{age:.0f} s" if isinstance(age, int | float) else "never synced"]
+
+
+def _ready(readiness: dict[str, Any]) -> str:
+    if readiness.get("ready") is None:
+        return "not checked"
+    if readiness["ready"]:
+        return "[green]ready[/]"
+    return f"[red]NOT READY[/] ({len(readiness.get('reasons') or [])} reason(s))"
+
+
+def _drift_line(drift: dict[str, Any] | None) -> str:
+    if not drift:
+        return "-"
+    kinds = ", ".join(f"{kind} {count}" for kind, count in (drift.get("to_recreate") or {}).items() if count)
+    jobs = drift.get("jobs_to_resubmit") or 0
+    return f"would recreate {kinds or 'nothing'}; would resubmit {jobs} job(s)"
 
 
 def _detail(view: dict[str, Any]) -> Table:
@@ -151,6 +177,13 @@ def _detail(view: dict[str, Any]) -> Table:
     catalog = view.get("catalog") or {}
     table.add_row("catalog", f"{catalog.get('hub')}: {catalog.get('age_seconds')} s old" if catalog.get("taken_at")
                   else f"{catalog.get('hub')}: never synced")
+    readiness = view.get("readiness") or {}
+    table.add_row("readiness", f"{_ready(readiness)}" + (f", checked {readiness['checked_at']}"
+                                                         if readiness.get("checked_at") else ""))
+    for reason in readiness.get("reasons") or []:
+        table.add_row("", f"[red]-[/] {escape(reason)}")
+    if readiness.get("checked_at"):
+        table.add_row("drift", _drift_line(readiness.get("drift")))
     for kind in ("failover", "recover"):
         running = view.get(kind)
         if running:
@@ -260,5 +293,14 @@ def _report_lines(status: dict[str, Any], report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _report(api: ApiClient, args: argparse.Namespace, out: Console) -> int:
+    text = api.report(args.instance)
+    if out.is_terminal and not args.plain:
+        out.print(Markdown(text))
+    else:
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
 _COMMANDS = {"status": _status, "failover": _failover, "recover": _recover, "approve": _decide, "reject": _decide,
-             "ack": _ack, "failback": _failback, "watch": _watch}
+             "ack": _ack, "failback": _failback, "watch": _watch, "report": _report}

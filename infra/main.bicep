@@ -65,6 +65,12 @@ param healthProbeSchedule string = '*/30 * * * * *'
 @description('Optional. CATALOG_SYNC_SCHEDULE: six-field NCRONTAB of the catalog sync timer.')
 param catalogSyncSchedule string = '0 */15 * * * *'
 
+@description('Optional. READINESS_SCHEDULE: six-field NCRONTAB of the readiness timer (every 15 minutes, 5 minutes after each catalog sync).')
+param readinessSchedule string = '0 5-59/15 * * * *'
+
+@description('Optional. E-mail addresses of the operators notified when a standby is not ready (HUBFAILOVER_OPERATOR_EMAILS). Empty: the alert shows in Azure Monitor only.')
+param operatorAlertEmails array = []
+
 @description('Optional. DURABLE_TASK_HUB_NAME: Durable Functions task hub name (letters and digits, 3-45, starting with a letter).')
 @minLength(3)
 @maxLength(45)
@@ -126,6 +132,7 @@ var drTables = [
 ]
 var drContainers = [
   'drcatalog'
+  'drreports'
 ]
 
 // -- placement guard ------------------------------------------------------------------------------
@@ -207,8 +214,8 @@ module hostStorage 'modules/storage-account.bicep' = {
   }
 }
 
-// DR storage: pointer table, catalog container, audit, recovery journal, pair state, alert deliveries,
-// approval decisions.
+// DR storage: pointer table, catalog container, audit and the reports beside it, recovery journal, pair
+// state, alert deliveries, approval decisions.
 module drStorage 'modules/storage-account.bicep' = {
   name: 'dr-storage'
   scope: rg
@@ -233,6 +240,7 @@ var appSettings = {
   DR_STORAGE_ACCOUNT: drStorage.outputs.name
   HEALTH_PROBE_SCHEDULE: healthProbeSchedule
   CATALOG_SYNC_SCHEDULE: catalogSyncSchedule
+  READINESS_SCHEDULE: readinessSchedule
   DURABLE_TASK_HUB_NAME: durableTaskHubName
   // True exactly when function-app.bicep turns on App Service authentication (same parameter):
   // only then may the app trust the x-ms-client-principal* headers.
@@ -368,6 +376,30 @@ module actionGroup 'modules/action-group.bicep' = if (deployAlerts) {
   }
 }
 
+// The operators: people notified when a standby is not ready (never the orchestrator's /api/alerts).
+module operatorActionGroup 'modules/operator-action-group.bicep' = if (deployAlerts) {
+  name: 'operator-action-group'
+  scope: rg
+  params: {
+    name: 'ag-hubfailover-ops-${resourceToken}'
+    shortName: 'hubfo-ops'
+    emails: operatorAlertEmails
+    tags: allTags
+  }
+}
+
+module readinessAlert 'modules/readiness-alert.bicep' = if (deployAlerts) {
+  name: 'readiness-alert'
+  scope: rg
+  params: {
+    name: 'hubfailover-readiness-${resourceToken}'
+    location: orchestratorLocation
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    actionGroupId: operatorActionGroup.outputs.id
+    tags: allTags
+  }
+}
+
 module pairAlerts 'modules/pair-alerts.bicep' = [for (pair, i) in alertPairs: if((pair.?backend ?? 'azureml') == 'azureml') {
   name: 'alerts-${i}-${take(uniqueString(pair.name), 8)}'
   scope: resourceGroup(split(pair.primaryWorkspaceId, '/')[2], pair.?alertsResourceGroup ?? split(pair.primaryWorkspaceId, '/')[4])
@@ -398,6 +430,8 @@ output WORKSPACE_ROLE_KEYS array = workspaceKeys
 output LOG_ANALYTICS_ROLE_KEYS array = logAnalyticsKeys
 output KEY_VAULT_ROLE_KEYS array = keyVaultKeys
 output ALERT_ACTION_GROUP_ID string = deployAlerts ? actionGroup.outputs.id : ''
+output OPERATOR_ACTION_GROUP_ID string = deployAlerts ? operatorActionGroup.outputs.id : ''
+output READINESS_ALERT_RULE_NAME string = deployAlerts ? readinessAlert.outputs.name : ''
 output ALERT_RULE_NAMES array = [for (pair, i) in alertPairs: {
   pair: pair.name
   rules: (pair.?backend ?? 'azureml') == 'azureml' ? pairAlerts[i].outputs.ruleNames : []

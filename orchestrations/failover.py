@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
 
+from failover import telemetry
 from failover.domain.model import ACTIVATION_WAVES, RECOVERY_WAVES
 from failover.domain.requests import FailoverRequest
 from failover.domain.run import FailoverRun
@@ -34,7 +35,8 @@ Orchestration = Generator[Any, Any, dict[str, Any]]
 @bp.orchestration_trigger(context_name="context", orchestration="failover")
 def failover(context: df.DurableOrchestrationContext) -> Orchestration:
     request = FailoverRequest.model_validate(context.get_input())
-    run = FailoverRun(context.instance_id, request, context.current_utc_datetime)
+    run = FailoverRun(context.instance_id, request, context.current_utc_datetime,
+                      clock=lambda: context.current_utc_datetime, on_stage_end=_stage_span(context))
     return (yield from accounted(context, run, _failover(context, run)))
 
 
@@ -108,6 +110,16 @@ def recovery_stages(context: df.DurableOrchestrationContext, run: FailoverRun, g
     yield from _activate(context, run, plan, dry_run, flipped)
     if plan["recover"]:
         yield from _resubmit_jobs(context, run, plan, generation, dry_run)
+
+
+def _stage_span(context: df.DurableOrchestrationContext) -> Callable[[dict[str, Any]], None]:
+    """Each stage becomes a span when it ends, once: replays of an episode that already emitted it are skipped
+    (its times are orchestration time, the same on every replay)."""
+    def ended(stage: dict[str, Any]) -> None:
+        if not context.is_replaying:
+            telemetry.stage_span(stage)
+
+    return ended
 
 
 def _scope(run: FailoverRun) -> dict[str, Any]:

@@ -17,9 +17,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from failover import telemetry
 from failover.domain.health import decide_failover
 from failover.domain.model import ArtifactKind
 from failover.domain.ports import HubClient, HubError
+from failover.domain.report_markdown import render
 from failover.domain.requests import APPROVAL_EVENT, FailoverRequest, Trigger
 from failover.domain.run import FailoverRun
 from failover.hubs.simulated_fault import FaultConfig
@@ -65,9 +67,13 @@ def detect(scenario: Scenario, clock: SkippingClock, console: DrillConsole) -> D
     for _ in range(pair.policy.probe_failure_threshold + 5):
         primary = primary.after(_answers(scenario.primary), clock.now())
         secondary = secondary.after(_answers(scenario.secondary), clock.now())
-        decision = decide_failover(primary=primary, secondary=secondary,
-                                   threshold=pair.policy.probe_failure_threshold, auto_failover=pair.auto_failover,
-                                   failover_running=False, cooldown_since=None)
+        with telemetry.decision("probe_decision", pair.name, trigger="timer") as span:
+            decision = decide_failover(primary=primary, secondary=secondary,
+                                       threshold=pair.policy.probe_failure_threshold,
+                                       auto_failover=pair.auto_failover, failover_running=False,
+                                       cooldown_since=None)
+            telemetry.annotate(span, started=decision.start, why=decision.why, active_failures=primary.failures,
+                               standby_successes=secondary.successes)
         console.probe(primary.failures, secondary.successes, decision.why)
         decisions.append({"at": clock.now().isoformat(), "primary_failures": primary.failures,
                           "standby_successes": secondary.successes, "start": decision.start, "why": decision.why})
@@ -89,7 +95,7 @@ def _not_started(scenario: Scenario, request: FailoverRequest, instance_id: str,
 
 
 def run_drill(options: DrillOptions, console: DrillConsole, json_path: Path | None = None,
-              connection_string: str | None = None) -> tuple[int, dict[str, Any]]:
+              connection_string: str | None = None, report_md: Path | None = None) -> tuple[int, dict[str, Any]]:
     """Rehearse on the given storage, or on an embedded Azurite started (and stopped) here."""
     if connection_string is not None:
         code, report = rehearse(options, console, connection_string)
@@ -97,17 +103,29 @@ def run_drill(options: DrillOptions, console: DrillConsole, json_path: Path | No
         with Azurite() as azurite:
             console.step(f"Azurite on 127.0.0.1 (blob {azurite.blob_port}, table {azurite.table_port})")
             code, report = rehearse(options, console, azurite.connection_string)
-    _publish(report, console, json_path)
+    _publish(report, console, json_path, report_md)
     return code, report
 
 
-def _publish(report: dict[str, Any], console: DrillConsole, json_path: Path | None) -> None:
+def _publish(report: dict[str, Any], console: DrillConsole, json_path: Path | None,
+             report_md: Path | None = None) -> None:
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=2, default=str))
+    if report_md is not None:
+        report_md.write_text(render(report), encoding="utf-8")
     console.summary(report)
 
 
 def rehearse(options: DrillOptions, console: DrillConsole, conn: str) -> tuple[int, dict[str, Any]]:
+    """The drill, in one span (``drill``): detection's decisions and the orchestration's spans are in it."""
+    with telemetry.span("drill", pair=options.pair, mode=options.mode) as span:
+        code, report = _rehearse(options, console, conn)
+        verified = bool((report.get("verification") or {}).get("ok"))
+        telemetry.annotate(span, outcome=report.get("outcome"), verified=verified)
+    return code, report
+
+
+def _rehearse(options: DrillOptions, console: DrillConsole, conn: str) -> tuple[int, dict[str, Any]]:
     scenario = prepare(options, conn)
     console.step(f"seeded {options.jobs} jobs and {options.artifacts} artifacts on the primary; "
                  f"catalog synced ({scenario.catalog_taken['snapshot']})")
@@ -291,7 +309,7 @@ def run_drill_command(args: Any) -> int:
                            "options": dict(vars(options)), "errors": [{"where": "drill", "error": str(exc)[:2000]}]}
     finally:
         azurite.stop()
-    _publish(report, console, args.json)
+    _publish(report, console, args.json, args.report_md)
     return code
 
 

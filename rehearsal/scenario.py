@@ -89,20 +89,14 @@ def _deployment_map(options: DrillOptions) -> dict[str, Any]:
 
 RECOVERY_RANK = {kind: rank for rank, kind in enumerate(RECOVERY_ORDER)}
 
-# What each mode keeps ready in the secondary before an outage: hot-hot everything (serving at full
-# scale); hot-warm the environments and the serving chain, deployments at their warm scale. Schedules
-# are there but disabled: a schedule runs in the active hub only.
-_WARM = frozenset({ArtifactKind.ENVIRONMENT, ArtifactKind.ONLINE_ENDPOINT, ArtifactKind.BATCH_ENDPOINT,
-                   ArtifactKind.ONLINE_DEPLOYMENT, ArtifactKind.BATCH_DEPLOYMENT, ArtifactKind.SCHEDULE})
-
-
 def predeploy(secondary: SimulatedHub, artifacts: list[Artifact], pair: HubPair) -> None:
-    """Pre-deploy what the mode keeps ready, in the form recovery itself would write (maps applied,
-    deployment sizes from the deployment_map); hot-warm deployments bring the versions they name."""
+    """Pre-deploy what the pair keeps ready (policy.predeployed_kinds: by default hot-hot everything, serving at
+    full scale; hot-warm the environments and the serving chain, deployments at their warm scale, schedules
+    there but disabled), in the form recovery itself would write (maps applied, deployment sizes from the
+    deployment_map); deployments bring the versions they name."""
     mode = pair.mode
-    if mode == "hot-cold":
-        return
-    wanted = [a for a in artifacts if mode == "hot-hot" or a.kind in _WARM]
+    kinds = set(pair.predeployed_kinds)
+    wanted = [a for a in artifacts if a.kind in kinds]
     needed = {ref for a in wanted for ref in references(a)}
     wanted += [a for a in artifacts if (a.kind, a.name, a.version) in needed and a not in wanted]
     form = target_form(pair, pair.primary.name, pair.secondary.name, flipped=mode == "hot-hot")
@@ -112,8 +106,8 @@ def predeploy(secondary: SimulatedHub, artifacts: list[Artifact], pair: HubPair)
         put = secondary.put_connection if artifact.kind is ArtifactKind.CONNECTION else secondary.put_asset
         put(form(artifact))
     state = activation_form(pair, pair.primary.name, pair.secondary.name)
-    for artifact in artifacts:  # routes once their deployments exist; hot-hot serves at full scale
-        if artifact.kind in (ArtifactKind.ONLINE_ENDPOINT, ArtifactKind.BATCH_ENDPOINT) or (
+    for artifact in (a for a in artifacts if a.kind in kinds):  # routes once their deployments exist;
+        if artifact.kind in (ArtifactKind.ONLINE_ENDPOINT, ArtifactKind.BATCH_ENDPOINT) or (  # hot-hot: full scale
                 mode == "hot-hot" and artifact.kind is ArtifactKind.ONLINE_DEPLOYMENT):
             secondary.apply_state(state(artifact))
 

@@ -43,7 +43,7 @@ KEY_HEADER = "x-functions-key"
 DEFAULT_PORT = 7071
 ROOT = Path(__file__).resolve().parent.parent
 _SAMPLE_SETTINGS = ROOT / "local.settings.sample.json"
-_SCHEDULES = (app_settings.HEALTH_PROBE_SCHEDULE, app_settings.CATALOG_SYNC_SCHEDULE)
+_SCHEDULES = (app_settings.HEALTH_PROBE_SCHEDULE, app_settings.CATALOG_SYNC_SCHEDULE, app_settings.READINESS_SCHEDULE)
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,8 @@ def _sample_schedules() -> dict[str, str]:
         return {name: values[name] for name in _SCHEDULES if values.get(name)}
     except (OSError, KeyError, ValueError):
         return {app_settings.HEALTH_PROBE_SCHEDULE: "*/30 * * * * *",
-                app_settings.CATALOG_SYNC_SCHEDULE: "0 */15 * * * *"}
+                app_settings.CATALOG_SYNC_SCHEDULE: "0 */15 * * * *",
+                app_settings.READINESS_SCHEDULE: "0 5-59/15 * * * *"}
 
 
 class LocalServer:

@@ -25,6 +25,7 @@ from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
+from opentelemetry import context as otel_context
 
 from replayhost.clock import Clock, VirtualClock
 from replayhost.functions import function_table, host_max_concurrent_activities
@@ -42,6 +43,7 @@ from replayhost.history import (
 )
 from replayhost.state import InstanceState, InstanceStatus, RetryChain, RuntimeStatus
 from replayhost.store import InstanceStore, MemoryStore
+from replayhost.tracing import DurableTracing
 
 OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
 _INSTANCE_ID = re.compile(r"^[^/\\#?\x00-\x1f\x7f]{1,100}$")
@@ -96,6 +98,7 @@ class ReplayHost:
         resume: bool = True,
     ) -> None:
         self.functions = function_table(app)
+        self.tracing = DurableTracing()  # the spans the Durable extension's tracing V2 emits
         self.store: InstanceStore = store or MemoryStore()
         self.clock: Clock = clock or VirtualClock()
         self.max_activity_workers = max_activity_workers or host_max_concurrent_activities()
@@ -130,7 +133,8 @@ class ReplayHost:
             if existing is not None and not existing.status.is_terminal and not override:
                 raise InstanceAlreadyRunning(
                     f"instance {instance_id!r} is {existing.status.value}; start refused (singleton)")
-            self._create(name, instance_id, json.dumps(client_input), parent=None)
+            self._create(name, instance_id, json.dumps(client_input), parent=None,
+                         caller=otel_context.get_current())
         return instance_id
 
     def get_status(self, instance_id: str, *, show_history: bool = False) -> InstanceStatus | None:
@@ -160,6 +164,7 @@ class ReplayHost:
             state = self._running(instance_id)
             state.status = RuntimeStatus.TERMINATED
             state.output = reason
+            self.tracing.finished(instance_id, state.status.value, failed=True)
             state.inbox.clear()
             state.last_updated_at = self.clock.now()
             self.store.save(state)
@@ -355,7 +360,8 @@ class ReplayHost:
         }
         handle = self.functions.orchestrators[state.name]
         try:
-            return json.loads(handle(func.OrchestrationContext(json.dumps(context)))), None
+            with self.tracing.orchestrator(state.instance_id, state.name):
+                return json.loads(handle(func.OrchestrationContext(json.dumps(context)))), None
         except Exception as exc:  # the SDK reports orchestrator failures as exceptions
             message = str(exc)
             if OUT_OF_PROC_MARKER in message:
@@ -450,6 +456,7 @@ class ReplayHost:
         state.status = status
         state.output = output
         self.store.save(state)
+        self.tracing.finished(state.instance_id, status.value, failed=status != RuntimeStatus.COMPLETED)
         self._notify_parent(state)
         self._changed.notify_all()
 
@@ -467,6 +474,7 @@ class ReplayHost:
         state.status = RuntimeStatus.RUNNING
         state.last_updated_at = now
         self.store.save(state)
+        self.tracing.started(state.instance_id, state.name)
 
     # ------------------------------------------------------------------ work
 
@@ -475,15 +483,17 @@ class ReplayHost:
         if key in self._in_flight:
             return
         self._in_flight.add(key)
-        self._pool.submit(self._run_activity, state.instance_id, state.execution_id, sequence, name, payload)
+        self._pool.submit(self._run_activity, state.instance_id, state.execution_id, sequence, name, payload,
+                          state.name)
 
     def _run_activity(self, instance_id: str, execution_id: str, sequence: int, name: str,
-                      payload: str | None) -> None:
+                      payload: str | None, orchestration: str = "") -> None:
         activity = self.functions.activities.get(name)
         try:
             if activity is None:
                 raise LookupError(f"no activity named {name!r} is registered")
-            result = activity(json.loads(payload) if payload is not None else None)
+            with self.tracing.activity(instance_id, orchestration, name, sequence):
+                result = activity(json.loads(payload) if payload is not None else None)
             done = event(EventType.TASK_COMPLETED, self.clock.now(), TaskScheduledId=sequence,
                          Result=json.dumps(result))
         except Exception as exc:  # an activity failure is data for the orchestrator, not a host crash
@@ -535,7 +545,7 @@ class ReplayHost:
     # ------------------------------------------------------------------ bookkeeping
 
     def _create(self, name: str, instance_id: str, input_json: str | None,
-                parent: tuple[str, int] | None) -> InstanceState:
+                parent: tuple[str, int] | None, caller: otel_context.Context | None = None) -> InstanceState:
         now = self.clock.now()
         execution_id = uuid.uuid4().hex
         state = InstanceState(instance_id=instance_id, name=name, input=input_json, created_at=now,
@@ -546,6 +556,7 @@ class ReplayHost:
                                              self._parent_ref(state)))
         self._instances[instance_id] = state
         self.store.save(state)
+        self.tracing.started(instance_id, name, caller if parent is None else self.tracing.context_of(parent[0]))
         self._changed.notify_all()
         return state
 

@@ -41,6 +41,15 @@ from failover.domain.serving import routed_deployments
 from tests.local_transport import LocalTransport
 
 SAMPLES = Path(__file__).parent / "samples" / "azureml_rest"
+RBAC_SAMPLES = Path(__file__).parent / "samples" / "azure_rbac"
+PERMISSIONS_PATH = "/providers/microsoft.authorization/permissions"
+
+
+def role_permissions(role_file: str) -> list[dict[str, Any]]:
+    """A built-in role's ``permissions`` (tests/samples/azure_rbac): what the Permissions API answers in
+    ``value`` for a caller holding only that role at the scope."""
+    loaded: list[dict[str, Any]] = json.loads((RBAC_SAMPLES / role_file).read_text(encoding="utf-8"))["permissions"]
+    return loaded
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 RESOURCE_GROUP = "rg-dr"
 PROVIDER = "Microsoft.MachineLearningServices"
@@ -181,6 +190,8 @@ class AzureMLEmulator(LocalTransport):
         # GETs for which a newly PUT endpoint, deployment or schedule still answers "Creating".
         self.provisioning_reads = 0
         self._reads_left: dict[str, int] = {}
+        # The caller's role assignments at the workspace (the Permissions API): the role infra/ assigns.
+        self.permissions: list[dict[str, Any]] = role_permissions("azureml_data_scientist.json")
 
     # -- Microsoft's published examples ----------------------------------------------------------
     def load_example(self, relative: str, *paths: str, status: str | None = None) -> list[dict[str, Any]]:
@@ -266,6 +277,10 @@ class AzureMLEmulator(LocalTransport):
             if method != "GET":
                 return 405, _error("MethodNotAllowed", method)
             return 200, self.workspace_body or self._workspace()
+        if path.lower().rstrip("/") == PERMISSIONS_PATH:
+            if method != "GET" or query.get("api-version") != "2022-04-01":
+                return 400, _error("InvalidApiVersionParameter", f"{method} api-version {query.get('api-version')}")
+            return 200, {"value": copy.deepcopy(self.permissions)}
         segments = [s for s in path.split("/") if s]
         key = path.lower().rstrip("/")
         collection = segments[0]

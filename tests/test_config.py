@@ -48,7 +48,8 @@ def test_the_sample_loads_and_is_documented() -> None:
     assert config.alert_target_hubs("something-else") == []
     doc = (ROOT / "docs" / "configuration.md").read_text()
     for field in ["probe_failure_threshold", "compute_map", "alert_targets", "interrupted_statuses",
-                  "chunk_size", "log_query", "backend", "on_approval_timeout", "alert_max_age_minutes"]:
+                  "chunk_size", "log_query", "backend", "on_approval_timeout", "alert_max_age_minutes",
+                  "rto_minutes", "rpo_minutes", "predeployed_kinds"]:
         assert f"`{field}`" in doc, field
 
 
@@ -215,9 +216,32 @@ def test_unknown_field_value_is_not_echoed() -> None:
     assert problems == ["pairs[0].primary.api_key: unknown field (check the spelling)"]
 
 
+def test_objectives_and_pre_deployed_kinds_per_mode() -> None:
+    pair = parse_config(json.dumps(minimal())).pairs[0]
+    assert (pair.policy.rto_minutes, pair.policy.rpo_minutes) == (60, 30)
+    assert pair.predeployed_kinds == [  # hot-warm: image builds are the slow part; serving stays warm
+        ArtifactKind.ENVIRONMENT, ArtifactKind.ONLINE_ENDPOINT, ArtifactKind.BATCH_ENDPOINT,
+        ArtifactKind.ONLINE_DEPLOYMENT, ArtifactKind.BATCH_DEPLOYMENT, ArtifactKind.SCHEDULE]
+    for mode, expected in (("hot-hot", list(RECOVERY_ORDER)), ("hot-cold", [])):
+        config = minimal()
+        config["pairs"][0]["mode"] = mode
+        assert parse_config(json.dumps(config)).pairs[0].predeployed_kinds == expected
+    config = minimal()
+    config["pairs"][0]["policy"] = {"predeployed_kinds": ["model", "environment"], "artifact_kinds": ["model"],
+                                    "rto_minutes": 15, "rpo_minutes": 5}
+    pair = parse_config(json.dumps(config)).pairs[0]
+    assert pair.policy.predeployed_kinds == [ArtifactKind.ENVIRONMENT, ArtifactKind.MODEL]  # recovery order
+    assert pair.predeployed_kinds == [ArtifactKind.MODEL]  # only kinds the pair recovers at all
+    config["pairs"][0]["policy"] = {"predeployed_kinds": ["model", "model"]}
+    assert problems_of(config) == ['pairs[0].policy.predeployed_kinds[1]: "model" is listed twice (also at [0])']
+    config["pairs"][0]["policy"] = {"predeployed_kinds": ["notebook"]}
+    assert problems_of(config)[0].startswith('pairs[0].policy.predeployed_kinds[0]: "notebook" is not one of')
+
+
 @settings(max_examples=40, deadline=None)
 @given(field=st.sampled_from([("chunk_size", 1, 500), ("max_concurrency", 1, 64),
-                              ("probe_failure_threshold", 1, None), ("approval_timeout_minutes", 1, None)]),
+                              ("probe_failure_threshold", 1, None), ("approval_timeout_minutes", 1, None),
+                              ("rto_minutes", 1, 10_080), ("rpo_minutes", 1, 10_080)]),
        data=st.data())
 def test_out_of_range_numbers_are_rejected_with_their_value(field, data) -> None:
     name, low, high = field

@@ -72,9 +72,10 @@ def test_timer_schedules_come_from_app_settings() -> None:
     timers = {name: next(b for b in bs if b["type"] == "timerTrigger") for name, bs in found.items()
               if any(b["type"] == "timerTrigger" for b in bs)}
     assert {n: t["schedule"] for n, t in timers.items()} == {
-        "health_probe": "%HEALTH_PROBE_SCHEDULE%", "catalog_sync": "%CATALOG_SYNC_SCHEDULE%"}
+        "health_probe": "%HEALTH_PROBE_SCHEDULE%", "catalog_sync": "%CATALOG_SYNC_SCHEDULE%",
+        "readiness": "%READINESS_SCHEDULE%"}
     assert not any(t["runOnStartup"] for t in timers.values())
-    assert {"HEALTH_PROBE_SCHEDULE", "CATALOG_SYNC_SCHEDULE"} <= set(app_settings.ALL_SETTINGS)
+    assert {"HEALTH_PROBE_SCHEDULE", "CATALOG_SYNC_SCHEDULE", "READINESS_SCHEDULE"} <= set(app_settings.ALL_SETTINGS)
 
 
 # -- the fuzz ---------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from failover.domain.model import (
     JobRecord,
     resubmission_name,
 )
+from failover.domain.permissions import SUBMIT_JOBS, WRITE_ACTION, missing, recovery_actions
 from failover.domain.ports import ErrorCategory, HubClient, HubError, WriteOutcome
 from failover.domain.secrets import secret_fields
 from failover.domain.serving import creation_form, state_form
@@ -41,7 +42,14 @@ from failover.hubs.simulated_fault import FaultConfig
 from failover.hubs.simulated_hub import SimulatedHub
 from failover.hubs.simulated_seed import COMPUTES, seed_artifacts, seed_jobs
 from replayhost.azurite import AzuriteEndpoints
-from tests.azureml_emulator import RESOURCE_GROUP, SUBSCRIPTION, AzureMLEmulator, Fault, FixedTokenCredential
+from tests.azureml_emulator import (
+    RESOURCE_GROUP,
+    SUBSCRIPTION,
+    AzureMLEmulator,
+    Fault,
+    FixedTokenCredential,
+    role_permissions,
+)
 from tests.waiting import wait_until
 
 
@@ -57,6 +65,7 @@ class HubPair:
     # On the primary: an item its adapter can't read ("job" or "component"), named so.
     plant_unreadable: Callable[[str, str], None]
     set_datastores: Callable[[Iterable[str]], None]  # on the secondary (admin: replaces the set)
+    set_permissions: Callable[[list[dict[str, Any]]], None]  # on the secondary: the identity's role assignments
     emulators: tuple[AzureMLEmulator, AzureMLEmulator] | None = None  # Azure ML backend only
 
     def add_source_jobs(self, count: int, seed: int = 0) -> list[JobRecord]:
@@ -76,7 +85,7 @@ def _sim_pair(azurite: AzuriteEndpoints) -> HubPair:
         primary.plant_unreadable(kind, name, None if kind == "job" else "1")
 
     return HubPair(primary, secondary, lambda: secondary.write_count, primary.set_job_status,
-                   secondary.set_computes, plant, secondary.set_datastores)
+                   secondary.set_computes, plant, secondary.set_datastores, secondary.set_permissions)
 
 
 def _azureml_pair() -> HubPair:
@@ -100,8 +109,11 @@ def _azureml_pair() -> HubPair:
     def set_datastores(names: Iterable[str]) -> None:
         secondary_ws.datastores = set(names)
 
+    def set_permissions(permissions: list[dict[str, Any]]) -> None:
+        secondary_ws.permissions = permissions
+
     return HubPair(hub(primary_ws), hub(secondary_ws), secondary_ws.put_count, primary_ws.set_job_status,
-                   set_computes, plant, set_datastores, (primary_ws, secondary_ws))
+                   set_computes, plant, set_datastores, set_permissions, (primary_ws, secondary_ws))
 
 
 def hub_pair(request: pytest.FixtureRequest) -> HubPair:
@@ -128,6 +140,19 @@ def _artifacts() -> list[Artifact]:
 def test_ping(hubs: HubPair) -> None:
     hubs.primary.ping()
     hubs.secondary.ping()
+
+
+def test_permissions_tell_what_the_identity_may_do_on_the_hub(hubs: HubPair) -> None:
+    every_write = recovery_actions("hot-warm", list(ArtifactKind))
+    assert SUBMIT_JOBS in every_write and set(WRITE_ACTION.values()) <= set(every_write)
+    # the role infra/ assigns on each workspace (AzureML Data Scientist) allows every write recovery makes
+    hubs.set_permissions(role_permissions("azureml_data_scientist.json"))
+    assert missing(every_write, hubs.secondary.permissions()) == []
+    # a Reader may read the workspace (enough for hot-hot, which writes nothing there) and nothing else
+    hubs.set_permissions(role_permissions("reader.json"))
+    granted = hubs.secondary.permissions()
+    assert missing(recovery_actions("hot-hot", list(ArtifactKind)), granted) == []
+    assert missing(every_write, granted) == [a for a in every_write if not a.endswith("/read")]
 
 
 def test_list_computes_returns_exactly_the_workspace_computes(hubs: HubPair) -> None:
@@ -519,6 +544,19 @@ def test_azureml_list_computes_error_mapping(fault: Fault, category: ErrorCatego
     with pytest.raises(HubError) as info:
         _azureml(emulator).list_computes()
     assert info.value.category is category and "list_computes" in str(info.value)
+
+
+def test_azureml_permissions_are_one_authorized_read_at_the_workspace() -> None:
+    emulator = AzureMLEmulator()
+    assert _azureml(emulator).permissions() == role_permissions("azureml_data_scientist.json")
+    [call] = emulator.calls
+    assert (call.method, call.path.lower(), call.api_version) == (
+        "GET", "/providers/microsoft.authorization/permissions", "2022-04-01")
+    assert call.headers["Authorization"] == "Bearer emulator-token"
+    emulator.inject(Fault(status=403, path_regex="permissions"))
+    with pytest.raises(HubError) as info:
+        _azureml(emulator).permissions()
+    assert info.value.category is ErrorCategory.PERMANENT and "permissions" in str(info.value)
 
 
 def test_azureml_list_computes_is_one_get() -> None:

@@ -26,6 +26,7 @@ from failover.stores.decisions import DECISION_TABLE
 from failover.stores.journal import JOURNAL_TABLE
 from failover.stores.pair_state import PAIR_STATE_TABLE
 from failover.stores.pointer import POINTER_TABLE
+from failover.stores.reports import REPORT_CONTAINER
 
 ROOT = Path(__file__).resolve().parents[1]
 INFRA = ROOT / "infra"
@@ -42,6 +43,7 @@ PLATFORM_SETTINGS = {
     "AZURE_CLIENT_ID",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY",
 }
 
 ROLE = {
@@ -208,9 +210,9 @@ def test_dr_storage_holds_exactly_what_the_code_uses_with_soft_delete_and_versio
     variables = main()["variables"]
     assert set(variables["drTables"]["value"]) == {
         POINTER_TABLE, AUDIT_TABLE, JOURNAL_TABLE, PAIR_STATE_TABLE, ALERT_TABLE, DECISION_TABLE}
-    assert variables["drContainers"]["value"] == [CATALOG_CONTAINER]
-    assert {POINTER_TABLE, AUDIT_TABLE, JOURNAL_TABLE, PAIR_STATE_TABLE, CATALOG_CONTAINER} == {
-        "drpointers", "draudit", "drjournal", "drpairstate", "drcatalog"}
+    assert variables["drContainers"]["value"] == [CATALOG_CONTAINER, REPORT_CONTAINER]
+    assert {POINTER_TABLE, AUDIT_TABLE, JOURNAL_TABLE, PAIR_STATE_TABLE, CATALOG_CONTAINER, REPORT_CONTAINER} == {
+        "drpointers", "draudit", "drjournal", "drpairstate", "drcatalog", "drreports"}
 
 
 def test_storage_accounts_are_entra_only_tls12_and_private_to_anonymous_readers() -> None:
@@ -377,6 +379,42 @@ def test_main_wires_alerts_per_pair_to_the_action_group() -> None:
     assert mentions(params["workspaceId"], "primaryWorkspaceId")
     assert mentions(params["primaryRegion"], "primaryRegion")
     assert mentions(params["aiServicesAccountId"], "aiServicesAccountId")
+
+
+def test_a_standby_not_ready_alerts_the_operators_never_api_alerts() -> None:
+    rule = body(module("readiness-alert")["resources"]["rule"])
+    assert module("readiness-alert")["resources"]["rule"]["type"] == "Microsoft.Insights/scheduledQueryRules"
+    props = rule["properties"]
+    assert props["scopes"] == ["applicationInsightsId"] and mentions(props["actions"], "actionGroupId")
+    assert props["autoMitigate"] is True and props["enabled"] is True
+    query = module("readiness-alert")["variables"]["query"]["value"]
+    # the gauge failover/telemetry.py sets, by its attribute names
+    from failover import telemetry
+
+    assert f'name == "{telemetry.READINESS_METRIC}"' in query
+    assert f'customDimensions["{telemetry.PREFIX}pair"]' in query and "value < 1" in query
+    criterion = props["criteria"]["allOf"][0]
+    assert criterion["dimensions"][0]["name"] == "pair"
+    readiness = body(main()["modules"]["readinessAlert"])["params"]
+    assert "operatorActionGroup" in str(readiness["actionGroupId"])
+    assert mentions(readiness["applicationInsightsId"], "monitoring")
+    ops = body(module("operator-action-group")["resources"]["actionGroup"])["properties"]
+    assert "azureFunctionReceivers" not in ops and "webhookReceivers" not in ops
+    assert mentions(ops["emailReceivers"], "emails")
+
+
+def test_opentelemetry_from_the_host_and_the_worker_with_durable_tracing_v2() -> None:
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["telemetryMode"] == "OpenTelemetry"
+    assert host["extensions"]["durableTask"]["tracing"] == {"distributedTracingEnabled": True, "version": "V2"}
+    platform = module("function-app")["variables"]["platformSettings"]["value"]
+    assert platform["PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"] == "true"
+    requirements = (ROOT / "requirements.txt").read_text()
+    constraints = (ROOT / "constraints.txt").read_text().splitlines()
+    for package in ("azure-monitor-opentelemetry", "opentelemetry-api", "opentelemetry-sdk"):
+        pinned = re.search(rf"^{package}==(\S+)$", requirements, re.M)
+        assert pinned, package
+        assert f"{package}=={pinned.group(1)}" in constraints, package
 
 
 # -- role assignments ----------------------------------------------------------------------------------

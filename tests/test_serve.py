@@ -199,7 +199,7 @@ def test_timers_run_on_their_schedules(azurite: AzuriteEndpoints, monkeypatch: p
 
         wait_until(both_timers_ran, 15,
                    lambda: f"timers: {[(t.timer.name, t.runs, t.last_error) for t in s.server.timers]}")
-        assert {t.timer.name for t in s.server.timers} == {"health_probe", "catalog_sync"}
+        assert {t.timer.name for t in s.server.timers} == {"health_probe", "catalog_sync", "readiness"}
         assert all(t.failures == 0 for t in s.server.timers)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
+from failover import telemetry
 from failover.domain.alerts import (
     AlertPayloadError,
     AlertSubject,
@@ -53,9 +54,13 @@ async def alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
     subject = _subject(svc, alert)
     partition, key = subject.pair.name if subject else UNMAPPED, alert.delivery_key()
     if not svc.alerts.claim(partition, key, now):
-        if subject is None:
-            return _unmapped()
-        return _json(200, {"status": "duplicate", "pair": partition})
+        # decided here, before any start: a redelivery (of an alert for a pair, or for none)
+        with telemetry.decision("alert", subject.pair.name if subject else None, trigger="alert", started=False,
+                                why="unmapped" if subject is None else "duplicate",
+                                condition=alert.essentials.monitorCondition):
+            if subject is None:
+                return _unmapped()
+            return _json(200, {"status": "duplicate", "pair": partition})
     try:
         status, body = await _handle(client, alert, subject, now)
     except Exception:
@@ -101,15 +106,18 @@ async def _handle(client: df.DurableOrchestrationClient, alert: CommonAlert, sub
     e = alert.essentials
     actor = f"azure-monitor:{e.rule}"[:200]
     if subject is None:
-        svc.audit.record(UNMAPPED, alert.delivery_key(), "alert_unmapped", actor=actor, outcome="rejected",
-                         detail=_describe(alert))
+        with telemetry.decision("alert", None, trigger="alert", started=False, why="unmapped"):
+            svc.audit.record(UNMAPPED, alert.delivery_key(), "alert_unmapped", actor=actor, outcome="rejected",
+                             detail=_describe(alert))
         return 404, json.loads(_unmapped().get_body())
     pair = subject.pair
     assessment = assess_alert(alert, subject, now=now, max_age=timedelta(minutes=pair.policy.alert_max_age_minutes))
     detail = {**_describe(alert), **assessment.to_dict(), "matched": subject.matched}
-    if not assessment.failure:
-        svc.audit.record(pair.name, alert.delivery_key(), "alert_recorded", actor=actor,
-                         outcome=assessment.verdict.value, detail=detail)
+    if not assessment.failure:  # a resolution, a warning, an old or foreign alert: recorded, nothing started
+        with telemetry.decision("alert", pair.name, trigger="alert", started=False, why=assessment.verdict.value,
+                                alert_kind=assessment.kind.value, hub=assessment.hub):
+            svc.audit.record(pair.name, alert.delivery_key(), "alert_recorded", actor=actor,
+                             outcome=assessment.verdict.value, detail=detail)
         return 200, {"status": "recorded", "pair": pair.name, **assessment.to_dict()}
     request = FailoverRequest(pair=pair.name, trigger=Trigger.ALERT, requested_by=actor,
                               reason=f"alert {e.rule} ({e.severity or 'no severity'}): {assessment.why}"[:500],

@@ -33,6 +33,7 @@ from failover.domain.operator_bodies import (
     RecoverBody,
     parse_body,
 )
+from failover.domain.report_markdown import render
 from failover.domain.requests import APPROVAL_EVENT, FailoverRequest, Trigger
 from failover.pair_view import pair_view
 from failover.services import services
@@ -203,10 +204,33 @@ def _status_body(status: Any) -> dict[str, Any]:
 @_answers
 async def get_failover(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     instance_id, _ = _instance_pair(req)
+    return _json(200, _status_body(await _ran(client, instance_id)))
+
+
+async def _ran(client: df.DurableOrchestrationClient, instance_id: str) -> Any:
+    """The instance's status; a 404 when it never ran."""
     status = await client.get_status(instance_id)
     if not status or status.runtime_status is None:
         raise BadRequest(404, f"no failover or recover instance {instance_id!r} has run", "instance")
-    return _json(200, _status_body(status))
+    return status
+
+
+@bp.route(route="failovers/{instance}/report", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+@_answers
+async def get_failover_report(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """The last run's report a person reads (Markdown), as its audit activity stored it beside the audit record."""
+    instance_id, pair = _instance_pair(req)
+    status = await _ran(client, instance_id)
+    if status.runtime_status not in _TERMINAL:
+        raise BadRequest(409, f"{instance_id} is {status.runtime_status.value}: its report is written when it ends "
+                              f"(follow it at {_status_url(instance_id)})", "instance")
+    report = status.output if isinstance(status.output, dict) else None
+    if report is None or not isinstance(report.get("run"), str):
+        raise BadRequest(404, f"{instance_id} ended {status.runtime_status.value} without a report", "instance")
+    # The stored text is the record; rendered from the output only if the audit activity could not store it.
+    markdown = services().reports.read(pair.name, report["run"]) or render(report)
+    return func.HttpResponse(markdown, status_code=200, mimetype="text/markdown", charset="utf-8")
 
 
 def _waiting_run(status: Any, wanted: str | None) -> str:
@@ -233,9 +257,7 @@ async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient,
     if barred is not None:
         _audit(pair.name, verdict, actor, "refused", {**detail, "why": barred})
         raise BadRequest(403, barred, "by")
-    status = await client.get_status(instance_id)
-    if not status or status.runtime_status is None:
-        raise BadRequest(404, f"no failover instance {instance_id!r} has run", "instance")
+    status = await _ran(client, instance_id)
     decisions = services().decisions
     try:
         run = detail["run"] = _waiting_run(status, body.run)

@@ -25,6 +25,7 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
+from failover import telemetry
 from failover.domain.health import Decision, decide_failback, decide_manual_start, decide_recover
 from failover.domain.requests import FailoverRequest, RecoverRequest, Trigger
 from failover.services import services
@@ -119,7 +120,17 @@ async def start_with(client: df.DurableOrchestrationClient, request: FailoverReq
     ``note`` (e.g. the alert that asked) goes into the recorded decision and the audit record.
     ``orchestration`` is `failover` or `recover`: either is refused while a run of the other kind is
     in progress for the pair; ``decide`` judges a run of its own kind.
+    The decision is a span (``decision {kind}``, failover.telemetry).
     """
+    with telemetry.decision(kind, request.pair, trigger=request.trigger.value, dry_run=request.dry_run,
+                            drill=request.drill) as span:
+        result = await _start_with(client, request, decide, kind=kind, now=now, note=note, orchestration=orchestration)
+        telemetry.annotate(span, started=result.started, why=result.why, instance_id=result.instance_id)
+    return result
+
+
+async def _start_with(client: df.DurableOrchestrationClient, request: FailoverRequest, decide: Decide, *,
+                      kind: str, now: datetime | None, note: dict[str, Any] | None, orchestration: str) -> StartResult:
     svc = services()
     pair = svc.config.pair(request.pair)
     instance_id = pair.recover_instance_id if orchestration == "recover" else pair.instance_id

@@ -171,6 +171,17 @@ class FailoverPolicy(_Strict):
     max_concurrency: int = Field(8, ge=1, le=64, description="Activity calls in flight at once.")
     log_query: LogQuery | None = Field(
         None, description="Optional Log Analytics health signal (needs the primary's workspace id).")
+    rto_minutes: int = Field(
+        60, ge=1, le=10_080, description="Recovery time objective: every failover report states the time measured "
+                                         "(outage, or start, to the end of recovery) against it: met or missed.")
+    rpo_minutes: int = Field(
+        30, ge=1, le=10_080, description="Metadata recovery point objective: the oldest the active hub's catalog "
+                                         "may be. Older, and the readiness check says not ready.")
+    predeployed_kinds: list[ArtifactKind] | None = Field(
+        None, description="Artifact kinds kept deployed on the standby ahead of time; the readiness check reports "
+                          "any cataloged one missing there. Default: every kind for hot-hot (a failover only flips), "
+                          "environments and the serving chain (endpoints, deployments, schedules) for hot-warm, "
+                          "none for hot-cold.")
 
     @model_validator(mode="before")
     @classmethod
@@ -191,6 +202,13 @@ class FailoverPolicy(_Strict):
         if problems:
             raise _rule(problems)
         return value
+
+    @field_validator("predeployed_kinds")
+    @classmethod
+    def _no_repeats(cls, value: list[ArtifactKind] | None) -> list[ArtifactKind] | None:
+        if value is not None and (problems := _duplicates([k.value for k in value])):
+            raise _rule(problems)
+        return sorted(value, key=RECOVERY_ORDER.index) if value is not None else None
 
     @field_validator("artifact_kinds")
     @classmethod
@@ -315,6 +333,15 @@ class DeploymentSizing(_Strict):
                                     description="Used when recovering into the primary (a failback).")
 
 
+# What each mode keeps ready on the standby before an outage: hot-hot everything; hot-warm the environments
+# (image builds are the slow part) and the serving chain (deployments warm, schedules disabled); hot-cold none.
+_DEFAULT_PREDEPLOYED: dict[str, list[ArtifactKind]] = {
+    "hot-hot": list(RECOVERY_ORDER),
+    "hot-warm": [ArtifactKind.ENVIRONMENT, ArtifactKind.ONLINE_ENDPOINT, ArtifactKind.BATCH_ENDPOINT,
+                 ArtifactKind.ONLINE_DEPLOYMENT, ArtifactKind.BATCH_DEPLOYMENT, ArtifactKind.SCHEDULE],
+    "hot-cold": []}
+
+
 class HubPair(_Strict):
     """A primary hub and the secondary it fails over to."""
 
@@ -367,10 +394,14 @@ class HubPair(_Strict):
             problems.append(("policy.log_query", "needs primary.log_analytics_workspace_id"))
         if problems:
             raise _rule(problems)
+        derived: dict[str, Any] = {}
         if self.policy.approval_required is None:
-            # frozen models: resolve the derived default once, here, so readers never see None
-            resolved = self.policy.model_copy(update={"approval_required": self.mode == "hot-cold"})
-            object.__setattr__(self, "policy", resolved)
+            derived["approval_required"] = self.mode == "hot-cold"
+        if self.policy.predeployed_kinds is None:
+            derived["predeployed_kinds"] = _DEFAULT_PREDEPLOYED[self.mode]
+        if derived:
+            # frozen models: resolve the derived defaults once, here, so readers never see None
+            object.__setattr__(self, "policy", self.policy.model_copy(update=derived))
         return self
 
     @property
@@ -390,6 +421,12 @@ class HubPair(_Strict):
     @property
     def approval_required(self) -> bool:
         return bool(self.policy.approval_required)
+
+    @property
+    def predeployed_kinds(self) -> list[ArtifactKind]:
+        """What the standby should already hold: policy.predeployed_kinds within policy.artifact_kinds."""
+        wanted = set(self.policy.artifact_kinds)
+        return [k for k in self.policy.predeployed_kinds or [] if k in wanted]
 
     def hub(self, name: str) -> HubRef:
         for hub in (self.primary, self.secondary):

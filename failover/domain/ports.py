@@ -129,6 +129,10 @@ class HubClient(Protocol):
 
     def list_connections(self) -> Listing[Artifact]: ...
 
+    def permissions(self) -> list[dict[str, Any]]:
+        """What this client's identity may do on the hub: Azure RBAC's answer at the hub's scope (one
+        ``{actions, notActions, dataActions, notDataActions}`` per role assignment). Raises HubError."""
+
     def put_connection(self, connection: Artifact) -> WriteOutcome: ...
 
     def list_datastores(self) -> list[str]:

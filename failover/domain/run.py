@@ -6,6 +6,7 @@ and orchestration time, so it must never read a clock or the environment itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,22 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return round((end - start).total_seconds(), 3)
 
 
+def objectives(plan: dict[str, Any], outcome: str | None, total_s: float | None,
+               catalog_age_s: float | None) -> dict[str, Any]:
+    """The run against the pair's objectives: RTO (outage, or start, to the end of recovery) and RPO
+    (the catalog's age). ``met`` is None where it does not apply: no objective known, nothing was failed
+    over (aborted, or the target was already active), or no catalog was read."""
+    wanted = plan.get("objectives") or {}
+    rto, rpo = wanted.get("rto_minutes"), wanted.get("rpo_minutes")
+    moved = outcome in ("succeeded", "failed") and not plan.get("noop")
+    rto_met: bool | None = None
+    if rto is not None and moved and total_s is not None:
+        rto_met = outcome == "succeeded" and total_s <= rto * 60  # a partial recovery misses it
+    rpo_met = None if rpo is None or catalog_age_s is None else catalog_age_s <= rpo * 60
+    return {"rto": {"objective_minutes": rto, "measured_s": total_s if moved else None, "met": rto_met},
+            "rpo": {"objective_minutes": rpo, "measured_s": catalog_age_s, "met": rpo_met}}
+
+
 @dataclass
 class FailoverRun:
     instance_id: str
@@ -69,6 +86,11 @@ class FailoverRun:
     activation: dict[str, dict[str, int]] = field(default_factory=dict)
     errors: list[dict[str, str]] = field(default_factory=list)
     errors_dropped: int = 0
+    # Orchestration time (context.current_utc_datetime): each stage's start and end for the report's
+    # timeline. None: stages are not timed. on_stage_end sees each stage as it closes (telemetry).
+    clock: Callable[[], datetime] | None = field(default=None, repr=False, compare=False)
+    on_stage_end: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False, compare=False)
+    stages: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def run_id(self) -> str:
@@ -78,8 +100,24 @@ class FailoverRun:
     # -- progress ------------------------------------------------------------------------
 
     def enter(self, stage: str, total: int = 0) -> dict[str, Any]:
+        if stage != self.stage or not self.stages:
+            self._time_stage(stage)
         self.stage, self.done, self.total = stage, 0, total
         return self.status()
+
+    def _time_stage(self, stage: str | None) -> None:
+        """Close the open stage (if any) and open ``stage`` (None: only close), at orchestration time."""
+        if self.clock is None:
+            return
+        now = _iso(self.clock())
+        if self.stages and self.stages[-1]["ended_at"] is None:
+            closed = self.stages[-1]
+            closed["ended_at"] = now
+            if self.on_stage_end is not None:
+                self.on_stage_end({**closed, "pair": self.request.pair, "instance_id": self.instance_id,
+                                   "run": self.run_id})
+        if stage is not None:
+            self.stages.append({"stage": stage, "started_at": now, "ended_at": None})
 
     def status(self) -> dict[str, Any]:
         status = {"instance_id": self.instance_id, "run": self.run_id, "pair": self.request.pair, "stage": self.stage,
@@ -176,6 +214,7 @@ class FailoverRun:
 
     def finish(self, outcome: str, at: datetime, reason: str = "") -> dict[str, Any]:
         self.outcome, self.outcome_reason, self.completed_at = outcome, reason, at
+        self._time_stage(None)
         self.stage = "done"
         step = self.next_step()
         if step is not None:
@@ -200,6 +239,7 @@ class FailoverRun:
         request = self.request
         start = request.outage_at or self.started_at
         recover_from = self.flipped_at or self.started_at
+        total_s = _seconds(start, self.completed_at)
         report = {
             "instance_id": self.instance_id,
             "run": self.run_id,
@@ -240,8 +280,10 @@ class FailoverRun:
                 "detect_s": _seconds(request.outage_at, request.detected_at),
                 "flip_s": _seconds(self.started_at, self.flipped_at),
                 "recover_s": _seconds(recover_from, self.completed_at),
-                "total_s": _seconds(start, self.completed_at),
+                "total_s": total_s,
             },
+            "stages": [dict(s) for s in self.stages],
+            "objectives": objectives(plan, self.outcome, total_s, catalog.get("age_seconds")),
             "errors": self.errors,
             "errors_dropped": self.errors_dropped,
             "recover": self.next_step(),

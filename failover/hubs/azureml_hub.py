@@ -38,7 +38,10 @@ from azure.ai.ml.entities._builders.command import Command
 from azure.ai.ml.entities._builders.spark import Spark
 from azure.ai.ml.entities._job.job import Job
 from azure.ai.ml.entities._job.to_rest_functions import to_rest_job_object
+from azure.core import PipelineClient
 from azure.core.credentials import TokenCredential
+from azure.core.pipeline import policies
+from azure.core.rest import HttpRequest
 
 from failover.domain.model import KNOWN_JOB_STATUSES, Artifact, ArtifactKind, JobRecord
 from failover.domain.ports import (
@@ -57,6 +60,8 @@ from failover.hubs.hub_errors import to_hub_error
 from failover.hubs.hub_specs import ensure_no_placeholders, ensure_no_secrets, retarget_arm_ids
 
 T = TypeVar("T")
+PERMISSIONS_API_VERSION = "2022-04-01"
+_MAX_PAGES = 10
 
 
 def _tags(value: Any) -> dict[str, str]:
@@ -86,6 +91,8 @@ class AzureMLHub:
         # No call is made here: MLClient is lazy. client_kwargs (transport=, retry_total=, ...)
         # reach every azure-core pipeline it builds.
         self.ml = MLClient(credential, subscription_id, resource_group, workspace_name, **client_kwargs)
+        self._credential = credential
+        self._client_kwargs = client_kwargs
         self.workspace_scope = (f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
                                 f"/providers/Microsoft.MachineLearningServices/workspaces/{workspace_name}")
         self._location: str | None = None
@@ -372,6 +379,36 @@ class AzureMLHub:
         body = connection_body(connection.spec)
         return self._put(connection, lambda: self.ml.connections._operation.create(
             self.resource_group, self.workspace_name, connection.name, body))
+
+    # -- access ------------------------------------------------------------------------------------
+    def permissions(self) -> list[dict[str, Any]]:
+        """GET {workspace}/providers/Microsoft.Authorization/permissions: the caller's actions and notActions
+        at the workspace, per role assignment. A read any identity may make about itself."""
+        def read() -> list[dict[str, Any]]:
+            client = self._arm_client()
+            found: list[dict[str, Any]] = []
+            url = client.format_url(f"{self.workspace_scope}/providers/Microsoft.Authorization/permissions")
+            request = HttpRequest("GET", url, params={"api-version": PERMISSIONS_API_VERSION})
+            for _ in range(_MAX_PAGES):
+                response = client.send_request(request)
+                response.raise_for_status()
+                body = response.json()
+                found += [dict(p) for p in body.get("value") or []]
+                if not body.get("nextLink"):
+                    break
+                request = HttpRequest("GET", str(body["nextLink"]))
+            return found
+
+        return self._do("permissions", read)
+
+    def _arm_client(self) -> PipelineClient[Any, Any]:
+        """A plain ARM client on MLClient's endpoint, credential and transport (the same retry settings)."""
+        base_url = getattr(self.ml, "_base_url", None) or "https://management.azure.com"
+        retry = {k: v for k, v in self._client_kwargs.items() if k.startswith("retry_")}
+        return PipelineClient(base_url, policies=[
+            policies.HeadersPolicy(), policies.UserAgentPolicy("hubfailover"), policies.RetryPolicy(**retry),
+            policies.BearerTokenCredentialPolicy(self._credential, "https://management.azure.com/.default")],
+            transport=self._client_kwargs.get("transport"))
 
     @property
     def _datastore_uri_prefix(self) -> str:

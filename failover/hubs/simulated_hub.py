@@ -76,6 +76,10 @@ DEFAULT_TABLE = "simulatedhubs"
 _CHUNK = 30_000  # characters per string property (limit 32K UTF-16 code units)
 _MAX_CHUNKS = 28  # keeps an entity under the 1 MiB limit with room for the other fields
 _FAULTS = "faults"
+_PERMISSIONS = "permissions"
+# What the identity may do on a simulated hub unless set otherwise: everything in the workspace.
+FULL_ACCESS: list[dict[str, Any]] = [{"actions": ["Microsoft.MachineLearningServices/workspaces/*"], "notActions": [],
+                                      "dataActions": [], "notDataActions": []}]
 # A fault change reaches other instances (other processes) within this time; this instance
 # sees its own set_faults at once. Without the cache every call would cost a storage read.
 FAULT_CONFIG_TTL_S = 1.0
@@ -445,7 +449,22 @@ class SimulatedHub:
         return Artifact(ArtifactKind(entity["kind"]), entity["name"], entity.get("version") or None,
                         _spec_from(entity))
 
+    # -- HubClient: access --------------------------------------------------------------------------
+    def permissions(self) -> list[dict[str, Any]]:
+        with self._call("permissions"):
+            row = self._get_row(_PERMISSIONS)
+        return json.loads(row["value"]) if row is not None else [dict(p) for p in FULL_ACCESS]
+
     # -- admin helpers for drills and tests (not part of the port, never faulted) ---------------
+    def set_permissions(self, permissions: list[dict[str, Any]] | None) -> None:
+        """What the identity may do here (the Permissions API's ``value``); None: full access again."""
+        if permissions is None:
+            with contextlib.suppress(ResourceNotFoundError):
+                self._table.delete_entity(self._hub_id, _PERMISSIONS)
+            return
+        self._table.upsert_entity({"PartitionKey": self._hub_id, "RowKey": _PERMISSIONS,
+                                   "value": json.dumps(permissions)}, mode=UpdateMode.REPLACE)
+
     def seed(self, *, jobs: int = 0, artifacts: int = 0, seed: int = 0) -> tuple[list[JobRecord], list[Artifact]]:
         """Write a deterministic inventory (same arguments, same content). Not counted as writes."""
         rng = random.Random(seed)

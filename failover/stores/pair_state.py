@@ -1,10 +1,12 @@
-"""Per-pair detection state in Table storage: probe streaks, the last failover, the cooldown, the run claim.
+"""Per-pair detection state in Table storage: probe streaks, the last failover, the cooldown, the run claim,
+the last readiness check.
 
 One row per pair. Written by the health probe (streaks), the starters (the decision and the run
 claim), the runs' audit activity (last failover, the last flip a recover completes, the last
-recover, cooldown, claim settled) and operators (acknowledge); every write is a read-modify-write
-with an ETag condition, so a probe and an acknowledgement at the same moment can't lose each other,
-and of two starters that both saw "nothing running", only one can write the claim.
+recover, cooldown, claim settled), the readiness timer (the last readiness check) and operators
+(acknowledge); every write is a read-modify-write with an ETag condition, so a probe and an
+acknowledgement at the same moment can't lose each other, and of two starters that both saw
+"nothing running", only one can write the claim.
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ class PairState:
     # catalog snapshot). Runs that did not move it (aborted, dry runs, drills) leave it as it was.
     last_flip: dict[str, Any] | None = None
     last_recover: dict[str, Any] | None = None
+    readiness: dict[str, Any] | None = None  # the last readiness check (failover.readiness)
 
     def streak(self, hub: str) -> HubStreak:
         return self.streaks.get(hub, HubStreak())
@@ -113,7 +116,7 @@ class PairState:
                 "last_failover": self.last_failover, "cooldown_since": _iso(self.cooldown_since),
                 "acknowledged_by": self.acknowledged_by, "acknowledged_at": _iso(self.acknowledged_at),
                 "last_decision": self.last_decision, "claim": self.claim.to_dict() if self.claim else None,
-                "last_flip": self.last_flip, "last_recover": self.last_recover}
+                "last_flip": self.last_flip, "last_recover": self.last_recover, "readiness": self.readiness}
 
     @classmethod
     def from_entity(cls, pair: str, entity: dict[str, Any]) -> PairState:
@@ -127,7 +130,8 @@ class PairState:
                    last_decision=json.loads(entity["last_decision"]) if entity.get("last_decision") else None,
                    claim=RunClaim.from_dict(json.loads(entity["run_claim"])) if entity.get("run_claim") else None,
                    last_flip=_json_or_none(entity.get("last_flip")),
-                   last_recover=_json_or_none(entity.get("last_recover")))
+                   last_recover=_json_or_none(entity.get("last_recover")),
+                   readiness=_json_or_none(entity.get("readiness")))
 
     def to_entity(self) -> dict[str, Any]:
         return {"PartitionKey": self.pair, "RowKey": _ROW,
@@ -138,7 +142,8 @@ class PairState:
                 "last_decision": json.dumps(self.last_decision) if self.last_decision else "",
                 "run_claim": json.dumps(self.claim.to_dict()) if self.claim else "",
                 "last_flip": json.dumps(self.last_flip) if self.last_flip else "",
-                "last_recover": json.dumps(self.last_recover) if self.last_recover else ""}
+                "last_recover": json.dumps(self.last_recover) if self.last_recover else "",
+                "readiness": json.dumps(self.readiness) if self.readiness else ""}
 
 
 class PairStateStore(TableStore):
@@ -240,6 +245,9 @@ class PairStateStore(TableStore):
                            last_flip=flip, claim=_settled(state.claim, claim))
 
         return self.update(pair, change)
+
+    def record_readiness(self, pair: str, readiness: dict[str, Any]) -> PairState:
+        return self.update(pair, lambda state: replace(state, readiness=readiness))
 
     def acknowledge(self, pair: str, by: str, at: datetime) -> PairState:
         return self.update(pair, lambda state: replace(state, cooldown_since=None, acknowledged_by=by,

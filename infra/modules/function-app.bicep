@@ -68,6 +68,9 @@ var platformSettings = {
   AZURE_CLIENT_ID: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // The Python worker configures the Azure Monitor OpenTelemetry distro and makes each invocation's trace
+  // context current (host.json telemetryMode OpenTelemetry): our spans join the host's Durable traces.
+  PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
 }
 var allSettings = union(appSettings, platformSettings)
 
