@@ -35,10 +35,13 @@ def load_plan(payload: dict[str, Any]) -> dict[str, Any]:
         snapshot, unreadable = svc.catalog.read(pointer.active), None
     except CatalogError as exc:  # the plan decides: a flip-only failover goes on, others abort with the reason
         snapshot, unreadable = None, str(exc)
+    if snapshot is not None:  # the readiness and chunk activities after this one start from it
+        svc.pin_snapshot(snapshot)
     return plan_failover(
         svc.config, pair.name, pointer=pointer, snapshot=snapshot, catalog_error=unreadable,
         target=payload.get("target"), require_approval=bool(payload.get("require_approval")),
-        primary_reachable=_answers(svc.probe_hub(pointer.active)), now=datetime.now(UTC))
+        primary_reachable=_answers(svc.probe_hub(pointer.active)), now=datetime.now(UTC),
+        stages=None if snapshot is None else svc.recovery_stages(pair, snapshot.hub, snapshot.name))
 
 
 @bp.activity_trigger(input_name="payload")

@@ -1,11 +1,20 @@
 """Failover at scale on simulated hubs (not part of `make test`).
 
     .venv/bin/python bench/failover.py [--jobs 2000] [--artifacts 10000] [--latency-ms 20] [--json PATH]
+    .venv/bin/python bench/failover.py --arm-throttle [--write-rate 10] [--read-rate 25] [--write-burst 200]
+                                       [--read-burst 250] [--latency-ms 200] [--json PATH]
 
-Seeds a primary with the inventory (every job interrupted), takes it down, gives every call
-to the secondary the latency, and runs the real `failover` orchestration through the replay
-host. Prints wall seconds, the ideal (hub calls x latency / concurrency), their ratio, history
-events, episodes and peak memory.
+Seeds a primary with the inventory (every job interrupted), takes it down, and runs the real
+`failover` orchestration through the replay host.
+
+Flat mode: every call to the secondary takes the latency; prints wall seconds, the ideal (hub
+calls x latency / concurrency), their ratio, history events, episodes and peak memory.
+
+--arm-throttle: ARM's token bucket (Microsoft's defaults, scaled by the rate/burst flags) in
+front of the secondary, 200 ms per call, 8 activities x 50 calls in flight; prints wall_s
+against bound_s (what the bucket allows for the reads and writes needed), jobs_done_s against
+jobs_bound_s, http_requests against minimal_requests, 429s, failures, history and memory
+(rehearsal/throughput.py).
 """
 
 from __future__ import annotations
@@ -83,29 +92,61 @@ def run(jobs: int, artifacts: int, latency_ms: float, chunk_size: int, per_chunk
         }
 
 
+def run_arm(args: argparse.Namespace) -> dict[str, Any]:
+    from failover.hubs.simulated_arm import ArmLimits
+    from rehearsal.throughput import ThroughputOptions, run_throttled_failover
+    from replayhost.azurite import Azurite
+
+    limits = ArmLimits(read_rate=args.read_rate, read_burst=args.read_burst, write_rate=args.write_rate,
+                       write_burst=args.write_burst)
+    options = ThroughputOptions(jobs=args.jobs, artifacts=args.artifacts,
+                                latency_ms=200.0 if args.latency_ms is None else args.latency_ms, limits=limits,
+                                chunk_size=args.chunk_size, per_chunk=args.per_chunk or args.chunk_size,
+                                workers=args.workers,
+                                coalesce_ms=3000.0 if args.coalesce_ms is None else args.coalesce_ms,
+                                priority=tuple(args.priority))
+    with Azurite() as azurite:
+        return run_throttled_failover(azurite.connection_string, options)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--artifacts", type=int, default=10000)
-    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--latency-ms", type=float, default=None, help="per call (default: 20, or 200 with ARM)")
     parser.add_argument("--chunk-size", type=int, default=50)
-    parser.add_argument("--per-chunk", type=int, default=1, help="hub calls in flight within one chunk activity")
+    parser.add_argument("--per-chunk", type=int, default=None,
+                        help="hub calls in flight within one chunk activity (default: 1, or the chunk size with ARM)")
     parser.add_argument("--workers", type=int, default=8, help="activities in flight (maxConcurrentActivityFunctions)")
-    parser.add_argument("--coalesce-ms", type=float, default=100.0,
-                        help="replay host: hold completions this long while more are in flight")
+    parser.add_argument("--coalesce-ms", type=float, default=None,
+                        help="replay host: hold completions this long while more are in flight (default: 100, "
+                             "or 3000 with ARM)")
+    arm = parser.add_argument_group("ARM throttle")
+    arm.add_argument("--arm-throttle", action="store_true", help="model ARM's token bucket in front of the secondary")
+    arm.add_argument("--write-rate", type=float, default=10.0, help="write tokens refilled per second")
+    arm.add_argument("--read-rate", type=float, default=25.0, help="read tokens refilled per second")
+    arm.add_argument("--write-burst", type=int, default=200, help="write bucket size")
+    arm.add_argument("--read-burst", type=int, default=250, help="read bucket size")
+    arm.add_argument("--priority", action="append", default=[], help="a policy.priority entry (repeatable)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    result = run(args.jobs, args.artifacts, args.latency_ms, args.chunk_size, args.per_chunk, args.workers,
-                 args.coalesce_ms)
+    if args.arm_throttle:
+        result = run_arm(args)
+        title = "Failover benchmark against ARM's throttle (simulated hubs, replay host, Azurite)"
+    else:
+        result = run(args.jobs, args.artifacts, 20.0 if args.latency_ms is None else args.latency_ms,
+                     args.chunk_size, args.per_chunk or 1, args.workers,
+                     100.0 if args.coalesce_ms is None else args.coalesce_ms)
+        title = "Failover benchmark (simulated hubs, replay host, Azurite)"
 
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="Failover benchmark (simulated hubs, replay host, Azurite)")
+    table = Table(title=title)
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key, value in result.items():
-        table.add_row(key, str(value))
+        table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
     Console().print(table)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

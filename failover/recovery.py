@@ -7,9 +7,9 @@ so running any step twice leaves the same state as running it once.
 
 from __future__ import annotations
 
-import re
+import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -34,8 +34,8 @@ from failover.domain.run import ACTIVATION_OUTCOMES
 from failover.domain.secret_map import SecretResolver, SecretsUnresolved, catalog_form
 from failover.domain.secrets import scrub
 from failover.domain.serving import creation_form, size_for, state_form, with_schedule_enabled, with_state_of
-from failover.hubs.hub_retry import call_hub
-from failover.hubs.hub_specs import is_anonymous_component
+from failover.hubs.hub_retry import CHUNK_RETRY_DEADLINE_S, call_hub
+from failover.recovery_order import RecoveryStage, job_dependencies, recovery_stages
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -92,17 +92,27 @@ def interrupted_jobs(jobs: Iterable[JobRecord], pair: HubPair) -> list[JobRecord
     return sorted((j for j in jobs if j.status in wanted), key=lambda j: j.name)
 
 
+def stages_of(snapshot: Any, pair: HubPair, source: str) -> list[RecoveryStage]:
+    """The recovery stages of a catalog snapshot of ``source`` (recovery_order.py): the plan's view and
+    every chunk's."""
+    artifacts = [a for kind in pair.policy.artifact_kinds
+                 for a in recoverable(pair, source, kind, snapshot.artifact_list(kind))]
+    return recovery_stages(interrupted_jobs(snapshot.job_records(), pair), artifacts, pair.policy.priority)
+
+
 # ---------------------------------------------------------------------------- plan
 
 
 def plan_failover(config: FailoverConfig, pair_name: str, *, pointer: Any, snapshot: Any | None,
                   target: str | None, require_approval: bool, primary_reachable: bool,
-                  now: datetime, catalog_error: str | None = None) -> dict[str, Any]:
+                  now: datetime, catalog_error: str | None = None,
+                  stages: Sequence[RecoveryStage] | None = None) -> dict[str, Any]:
     """Stage 1: where the pointer is, where it should go, and what there is to recover.
 
     ``snapshot`` is the active hub's catalog (possibly a fallback: its ``describe`` says so), None
     when there is none, and ``catalog_error`` why none could be read. A flip-only (hot-hot)
     failover needs no catalog: without one it goes on, and the plan says why there is none.
+    ``stages`` are the snapshot's recovery stages when the caller has them already.
     """
     pair = config.pair(pair_name)
     target = target or pointer.standby
@@ -120,7 +130,7 @@ def plan_failover(config: FailoverConfig, pair_name: str, *, pointer: Any, snaps
             return {**base, "error": missing}
         base["catalog"]["missing"] = f"{missing} (not needed: a {pair.mode} failover only flips the pointer)"
         return base
-    return _with_catalog(base, pair, snapshot, now)
+    return _with_catalog(base, pair, snapshot, now, stages)
 
 
 def plan_recovery(config: FailoverConfig, pair_name: str, *, pointer: Any, last_flip: dict[str, Any] | None,
@@ -164,16 +174,22 @@ def _plan_base(pair: HubPair, *, source: str, target: str, generation: int, appr
         "activation_timeout_minutes": pair.policy.activation_timeout_minutes,
         "activation_poll_seconds": pair.policy.activation_poll_seconds,
         "objectives": {"rto_minutes": pair.policy.rto_minutes, "rpo_minutes": pair.policy.rpo_minutes},
+        "stages": [],
     }
 
 
-def _with_catalog(base: dict[str, Any], pair: HubPair, snapshot: Any, now: datetime) -> dict[str, Any]:
-    """The plan with the snapshot it recovers from (which, its RPO, any fallback) and what it holds."""
+def _with_catalog(base: dict[str, Any], pair: HubPair, snapshot: Any, now: datetime,
+                  stages: Sequence[RecoveryStage] | None = None) -> dict[str, Any]:
+    """The plan with the snapshot it recovers from (which, its RPO, any fallback), what it holds, and its
+    recovery stages (``stages`` when the caller has them already)."""
     source = base["source"]
+    if stages is None:
+        stages = stages_of(snapshot, pair, source)
     return {**base, "catalog": {**snapshot.describe(now), "missing": None}, "inventory": {
         "jobs": len(interrupted_jobs(snapshot.job_records(), pair)),
         "artifacts": {k.value: len(recoverable(pair, source, k, snapshot.artifact_list(k)))
-                      for k in pair.policy.artifact_kinds}}}
+                      for k in pair.policy.artifact_kinds}},
+        "stages": [stage.counts() for stage in stages]}
 
 
 def activation_kinds(pair: HubPair) -> list[str]:
@@ -186,37 +202,6 @@ def activation_kinds(pair: HubPair) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- readiness
-
-_ARM_REFERENCE = re.compile(r"/(?P<segment>environments|codes|data|components|models)/(?P<name>[^/]+)"
-                            r"/versions/(?P<version>[^/]+)$")
-_SHORT_REFERENCE = re.compile(r"^(?:azureml:)?(?P<name>[A-Za-z0-9][\w.-]*):(?P<version>[\w.-]+)$")
-_KIND_OF_SEGMENT = {"environments": ArtifactKind.ENVIRONMENT, "codes": ArtifactKind.CODE,
-                    "data": ArtifactKind.DATA, "components": ArtifactKind.COMPONENT, "models": ArtifactKind.MODEL}
-
-
-def _reference(value: Any, kind: ArtifactKind) -> tuple[ArtifactKind, str, str] | None:
-    """An artifact version named by ARM id or ``[azureml:]name:version``; None for anything else
-    (curated ``@latest`` environments, registry and datastore URIs, plain URLs)."""
-    if not isinstance(value, str) or "@" in value or "://" in value:
-        return None
-    arm = _ARM_REFERENCE.search(value)
-    if arm:
-        return _KIND_OF_SEGMENT[arm.group("segment")], arm.group("name"), arm.group("version")
-    short = _SHORT_REFERENCE.match(value)
-    return (kind, short.group("name"), short.group("version")) if short else None
-
-
-def job_dependencies(spec: dict[str, Any]) -> set[tuple[ArtifactKind, str, str]]:
-    """Artifact versions a job (REST JobBase form) needs in the workspace it runs in."""
-    props = spec.get("properties") or {}
-    component = props.get("componentId")
-    candidates = [_reference(props.get("environmentId"), ArtifactKind.ENVIRONMENT),
-                  _reference(props.get("codeId"), ArtifactKind.CODE),
-                  None if is_anonymous_component(component) else _reference(component, ArtifactKind.COMPONENT)]
-    for job_input in (props.get("inputs") or {}).values():
-        if isinstance(job_input, dict):
-            candidates.append(_reference(job_input.get("uri"), ArtifactKind.DATA))
-    return {c for c in candidates if c is not None}
 
 
 def check_readiness(pair: HubPair, target: HubClient, jobs: Sequence[JobRecord],
@@ -282,11 +267,33 @@ def _no_journal(classify: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return classify()
 
 
+# Hub calls of every chunk in the process run on one pool of long-lived threads: starting a
+# pool per chunk costs a thread start per call, each waiting to be scheduled. It also caps the
+# calls in flight per process; the pacer (hubs/arm_pacing.py) decides how many actually go.
+HUB_CALL_THREADS = 256
+_hub_calls = ThreadPoolExecutor(HUB_CALL_THREADS, thread_name_prefix="hub-call")
+
+
 def _parallel(items: Sequence[T], work: Callable[[T], R], concurrency: int) -> list[R]:
+    """``work`` on every item, at most ``concurrency`` at once; results in item order."""
     if concurrency <= 1 or len(items) <= 1:
         return [work(item) for item in items]
-    with ThreadPoolExecutor(min(concurrency, len(items))) as pool:
-        return list(pool.map(work, items))
+    results: dict[int, R] = {}
+    waiting = iter(enumerate(items))
+    running: dict[Future[R], int] = {}
+
+    def start_next() -> None:
+        if (step := next(waiting, None)) is not None:
+            running[_hub_calls.submit(work, step[1])] = step[0]
+
+    for _ in range(min(concurrency, len(items))):
+        start_next()
+    while running:
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            results[running.pop(future)] = future.result()
+            start_next()
+    return [results[i] for i in range(len(items))]
 
 
 def _error(item: str, exc: HubError | SecretsUnresolved) -> dict[str, str]:
@@ -328,18 +335,20 @@ def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_
     if prepare is not None:
         artifacts = [prepare(a) for a in artifacts]
     connections: dict[str, Artifact] | None = None
+    deadline = time.monotonic() + CHUNK_RETRY_DEADLINE_S
 
     def state(artifact: Artifact) -> str:
         nonlocal connections
         try:
             if artifact.kind is ArtifactKind.CONNECTION:
                 if connections is None:
-                    connections = {c.name: c for c in call_hub(target.list_connections)}
+                    connections = {c.name: c for c in call_hub(target.list_connections, deadline=deadline)}
                 existing = connections.get(artifact.name)
                 if existing is None:
                     return "absent"
             else:
-                existing = call_hub(partial(target.get_asset, artifact.kind, artifact.name, artifact.version))
+                existing = call_hub(partial(target.get_asset, artifact.kind, artifact.name, artifact.version),
+                                    deadline=deadline)
         except HubError as exc:
             return "absent" if exc.category is ErrorCategory.NOT_FOUND else "unknown"
         return "present" if same_definition(existing, artifact) else "conflict"
@@ -365,7 +374,7 @@ def recreate_artifacts(target: HubClient, artifacts: Sequence[Artifact], *, dry_
     def write(artifact: Artifact) -> str:
         put = target.put_connection if artifact.kind is ArtifactKind.CONNECTION else target.put_asset
         try:
-            call_hub(partial(put, secrets.artifact(artifact)))
+            call_hub(partial(put, secrets.artifact(artifact)), deadline=deadline)
         except (HubError, SecretsUnresolved) as exc:
             errors.append(_error(artifact.key, exc))
             return "failed"
@@ -384,12 +393,13 @@ def resubmit_jobs(target: HubClient, primary: HubClient | None, jobs: Sequence[J
     """Stage 6, one chunk: deterministic names, looked up before created; compute map applied, and the
     connection and datastore maps (``maps``) to the spec; secrets the catalog withheld resolved from the
     pair's mapping, or the job fails by name (never a placeholder)."""
+    deadline = time.monotonic() + CHUNK_RETRY_DEADLINE_S
 
     def state(job: JobRecord) -> str:
         if primary is not None and _finished_on_primary(primary, job):
             return "skipped"
         try:
-            call_hub(partial(target.get_job, resubmission_name(job.name, generation)))
+            call_hub(partial(target.get_job, resubmission_name(job.name, generation)), deadline=deadline)
         except HubError as exc:
             return "absent" if exc.category is ErrorCategory.NOT_FOUND else "unknown"
         return "present"
@@ -414,7 +424,8 @@ def resubmit_jobs(target: HubClient, primary: HubClient | None, jobs: Sequence[J
             job = replace(job, spec=maps.apply(job.spec))
         try:
             call_hub(partial(target.submit_job, secrets.job(job), new_name=resubmission_name(job.name, generation),
-                             compute=compute, tags={TAG_SOURCE_JOB: job.name, TAG_GENERATION: str(generation)}))
+                             compute=compute, tags={TAG_SOURCE_JOB: job.name, TAG_GENERATION: str(generation)}),
+                     deadline=deadline)
         except (HubError, SecretsUnresolved) as exc:
             errors.append(_error(job.name, exc))
             return "failed"

@@ -9,14 +9,16 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from failover.domain import settings as app_settings
-from failover.domain.config import FailoverConfig, load_config
+from failover.domain.config import FailoverConfig, HubPair, load_config
 from failover.domain.ports import HubClient
 from failover.domain.secret_map import SecretResolver, SecretSource
 from failover.hubs.hub_factory import hub_client_for
+from failover.recovery import stages_of
+from failover.recovery_order import RecoveryStage
 from failover.stores.alert_deliveries import AlertDeliveries
 from failover.stores.audit import AuditLog
 from failover.stores.catalog import CatalogSnapshot, CatalogStore
@@ -30,6 +32,9 @@ from failover.stores.storage import blob_service, table_service
 _SNAPSHOTS_KEPT = 4
 # azure-core options of the probe clients (they reach every MLClient pipeline).
 PROBE_CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 0, "connection_timeout": 5, "read_timeout": 10}
+# ... and of the clients that recover and sync: one attempt per call (the one retry layer is
+# hub_retry.call_hub), bounded so an attempt can't eat a chunk's time; paced to ARM's bucket.
+HUB_CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 0, "connection_timeout": 10, "read_timeout": 60}
 
 
 @dataclass
@@ -49,6 +54,7 @@ class Services:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _logs: Any | None = None
     _items: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    _building: dict[tuple[str, str, str], threading.Lock] = field(default_factory=dict)
     secret_source: SecretSource | None = None  # Key Vault (managed identity), built on first use
 
     def secrets(self, pair: str) -> SecretResolver:
@@ -63,7 +69,8 @@ class Services:
         return SecretResolver(pair, settings, self.secret_source)
 
     def hub(self, name: str) -> HubClient:
-        return self._client(name, name, {})
+        """The client recovery and the catalog sync use: paced to ARM, no SDK retries (wrap calls in call_hub)."""
+        return self._client(name, name, {"paced": True, **HUB_CLIENT_OPTIONS})
 
     def probe_hub(self, name: str) -> HubClient:
         """A client for health probes: no SDK retries, short timeouts. A slow answer is the signal,
@@ -98,13 +105,32 @@ class Services:
         key = (hub, name, what)
         with self._lock:
             cached = self._items.get(key)
+            building = self._building.setdefault(key, threading.Lock())
         if cached is None:
-            cached = build(self.snapshot(hub, name))
-            with self._lock:
-                self._items[key] = cached
-                while len(self._items) > _SNAPSHOTS_KEPT * 8:
-                    self._items.pop(next(iter(self._items)))
+            with building:  # the chunks of a wave start together: one builds, the others wait for it
+                with self._lock:
+                    cached = self._items.get(key)
+                if cached is None:
+                    cached = build(self.snapshot(hub, name))
+                    with self._lock:
+                        self._items[key] = cached
+                        while len(self._items) > _SNAPSHOTS_KEPT * 8:
+                            self._building.pop(oldest := next(iter(self._items)), None)
+                            self._items.pop(oldest)
         return cached
+
+    def pin_snapshot(self, snapshot: CatalogSnapshot) -> None:
+        """Keep a snapshot just read (the plan's) for the activities after it, as ``snapshot`` would read it."""
+        named = replace(snapshot, taken_at=snapshot.content_since, manifest_etag="", fallback=None)
+        with self._lock:
+            self._snapshots[(snapshot.hub, snapshot.name)] = named
+            self._snapshots.move_to_end((snapshot.hub, snapshot.name))
+            while len(self._snapshots) > _SNAPSHOTS_KEPT:
+                self._snapshots.popitem(last=False)
+
+    def recovery_stages(self, pair: HubPair, hub: str, name: str) -> list[RecoveryStage]:
+        """A snapshot's recovery stages for a pair (recovery_order.py), built once per process."""
+        return self.chunk_items(hub, name, f"stages:{pair.name}", lambda snapshot: stages_of(snapshot, pair, hub))
 
     def snapshot(self, hub: str, name: str) -> CatalogSnapshot:
         """A named snapshot: immutable once written, so safe to cache for the process's life."""

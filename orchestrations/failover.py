@@ -17,9 +17,10 @@ from typing import Any
 import azure.durable_functions as df
 
 from failover import telemetry
-from failover.domain.model import ACTIVATION_WAVES, RECOVERY_WAVES
+from failover.domain.model import ACTIVATION_WAVES
 from failover.domain.requests import FailoverRequest
 from failover.domain.run import FailoverRun
+from failover.recovery_order import JOBS, wave_chunks
 from orchestrations.accounting import Ending, accounted
 from orchestrations.approval_gate import approval_gate
 
@@ -100,16 +101,16 @@ def readiness_stage(context: df.DurableOrchestrationContext, run: FailoverRun) -
 
 def recovery_stages(context: df.DurableOrchestrationContext, run: FailoverRun, generation: int, *, dry_run: bool,
                     flipped: bool) -> Generator[Any, Any, None]:
-    """Stages 5 and 6 of a failover, and all a `recover` does: recreate artifacts, then switch on their state
-    (scale, routes, schedules), then resubmit interrupted jobs under names that carry ``generation``. Each
-    item is looked up on the target first (and journaled per run), so what is there is skipped. Hot-hot:
-    only the schedules move to the active hub."""
+    """Stages 5 and 6 of a failover, and all a `recover` does: the plan's recovery stages, critical work
+    first (failover/recovery_order.py): artifacts recreated, each stage's endpoints, deployments and
+    schedules switched on after it (scale, routes, enabled), interrupted jobs resubmitted under names that
+    carry ``generation``. Each item is looked up on the target first (and journaled per run), so what is
+    there is skipped. Hot-hot: only the schedules move to the active hub."""
     plan = run.plan
     if plan["recover"]:
-        yield from _recreate_artifacts(context, run, plan, dry_run, flipped)
-    yield from _activate(context, run, plan, dry_run, flipped)
-    if plan["recover"]:
-        yield from _resubmit_jobs(context, run, plan, generation, dry_run)
+        yield from _recover(context, run, plan, generation, dry_run, flipped)
+    else:
+        yield from _activate(context, run, plan, dry_run, flipped)
 
 
 def _stage_span(context: df.DurableOrchestrationContext) -> Callable[[dict[str, Any]], None]:
@@ -129,36 +130,48 @@ def _scope(run: FailoverRun) -> dict[str, Any]:
             "snapshot": plan["catalog"]["snapshot"], "chunk_size": plan["chunk_size"]}
 
 
-def _recreate_artifacts(context: df.DurableOrchestrationContext, run: FailoverRun, plan: dict[str, Any],
-                        dry_run: bool, flipped: bool) -> Generator[Any, Any, None]:
+def _recover(context: df.DurableOrchestrationContext, run: FailoverRun, plan: dict[str, Any], generation: int,
+             dry_run: bool, flipped: bool) -> Generator[Any, Any, None]:
+    """Recovery stages in the plan's order (critical work first); within a stage, waves in dependency
+    order; within a wave, every chunk at once. What a stage recreated that has a state to switch on
+    (deployments, endpoints, schedules) is activated before the next stage starts."""
     chunk = int(plan["chunk_size"])
-    wanted = set(plan["artifact_kinds"])
-    waves = [[k.value for k in wave if k.value in wanted and run.artifacts[k.value]["expected"]]
-             for wave in RECOVERY_WAVES]
-    total = sum(math.ceil(run.artifacts[k]["expected"] / chunk) for wave in waves for k in wave)
-    context.set_custom_status(run.enter("recreate_artifacts", total))
-    for wave in waves:  # dependency order: a component needs its environment and code first
-        work = [(kind, i, min(chunk, run.artifacts[kind]["expected"] - i * chunk))
-                for kind in wave for i in range(math.ceil(run.artifacts[kind]["expected"] / chunk))]
-        tasks = [context.call_activity_with_retry("recreate_artifacts", ACTIVITY_RETRY, {
-            **_scope(run), "kind": kind, "chunk": i, "dry_run": dry_run, "flipped": flipped}) for kind, i, _ in work]
-        if not tasks:
-            continue
-        for (kind, i, size), result, error in (yield from _each(context, tasks, work)):
-            if error is None:
-                run.take_artifact_chunk(kind, result)
-            else:
-                run.fail_artifact_chunk(kind, size, f"chunk {i}: {error}")
-        context.set_custom_status(run.status())
+    switched = set(plan.get("activation_kinds") or [])
+    for stage_index, stage in enumerate(plan["stages"]):
+        waves = [wave_chunks(wave, chunk) for wave in stage["waves"]]
+        context.set_custom_status(run.enter(stage["name"], sum(len(work) for work in waves)))
+        for wave_index, work in enumerate(waves):
+            where = {**_scope(run), "stage": stage_index, "wave": wave_index, "dry_run": dry_run}
+            tasks = [context.call_activity_with_retry("resubmit_jobs", ACTIVITY_RETRY, {
+                         **where, "chunk": i, "generation": generation,
+                         "primary_reachable": plan["primary_reachable"]}) if what == JOBS
+                     else context.call_activity_with_retry("recreate_artifacts", ACTIVITY_RETRY, {
+                         **where, "kind": what, "chunk": i, "flipped": flipped}) for what, i, _ in work]
+            for (what, i, size), result, error in (yield from _each(context, tasks, work)):
+                if what == JOBS and error is None:
+                    run.take_job_chunk(result)
+                elif what == JOBS:
+                    run.fail_job_chunk(size, f"chunk {i}: {error}")
+                elif error is None:
+                    run.take_artifact_chunk(what, result)
+                else:
+                    run.fail_artifact_chunk(what, size, f"chunk {i}: {error}")
+            context.set_custom_status(run.status())
+        to_switch = {what: count for wave in stage["waves"] for what, count in wave.items() if what in switched}
+        if to_switch:
+            yield from _activate(context, run, plan, dry_run, flipped, stage_index, to_switch)
 
 
 def _activate(context: df.DurableOrchestrationContext, run: FailoverRun, plan: dict[str, Any],
-              dry_run: bool, flipped: bool) -> Generator[Any, Any, None]:
-    """Switch on what the recreated endpoints, deployments and schedules need, wave by wave. Items still
-    provisioning are asked about again after a durable timer (backing off), until the plan's deadline."""
+              dry_run: bool, flipped: bool, stage: int | None = None,
+              counts: dict[str, int] | None = None) -> Generator[Any, Any, None]:
+    """Switch on what the recreated endpoints, deployments and schedules need, wave by wave: those of one
+    recovery ``stage`` (``counts`` per kind), or (None: a flip-only failover) every recoverable one. Items
+    still provisioning are asked about again after a durable timer (backing off), until the plan's deadline."""
     chunk = int(plan["chunk_size"])
-    kinds = [k for k in plan.get("activation_kinds") or [] if run.activation[k]["expected"]]
-    total = sum(math.ceil(run.activation[k]["expected"] / chunk) for k in kinds)
+    expected = counts if counts is not None else {k: run.activation[k]["expected"] for k in run.activation}
+    kinds = [k for k in plan.get("activation_kinds") or [] if expected.get(k)]
+    total = sum(math.ceil(expected[k] / chunk) for k in kinds)
     if not total:
         return
     context.set_custom_status(run.enter("activate", total))
@@ -166,15 +179,16 @@ def _activate(context: df.DurableOrchestrationContext, run: FailoverRun, plan: d
     poll = timedelta(seconds=int(plan["activation_poll_seconds"]))
     for wave in ACTIVATION_WAVES:  # instances first, then the routes to them, then the schedules
         work: list[tuple[str, int, int, list[int] | None]] = [
-            (k.value, i, min(chunk, run.activation[k.value]["expected"] - i * chunk), None)
-            for k in wave if k.value in kinds for i in range(math.ceil(run.activation[k.value]["expected"] / chunk))]
+            (k.value, i, min(chunk, expected[k.value] - i * chunk), None)
+            for k in wave if k.value in kinds for i in range(math.ceil(expected[k.value] / chunk))]
         for round_ in itertools.count():
             if not work:
                 break
             last = context.current_utc_datetime >= deadline
             tasks = [context.call_activity_with_retry("activate_state", ACTIVITY_RETRY, {
-                **_scope(run), "kind": kind, "chunk": i, "items": items, "round": round_, "flipped": flipped,
-                "dry_run": dry_run, "primary_reachable": plan["primary_reachable"]}) for kind, i, _, items in work]
+                **_scope(run), "stage": stage, "kind": kind, "chunk": i, "items": items, "round": round_,
+                "flipped": flipped, "dry_run": dry_run, "primary_reachable": plan["primary_reachable"]})
+                for kind, i, _, items in work]
             pending: list[tuple[str, int, int, list[int] | None]] = []
             for (kind, i, size, items), result, error in (yield from _each(context, tasks, work)):
                 if error is not None:
@@ -192,25 +206,6 @@ def _activate(context: df.DurableOrchestrationContext, run: FailoverRun, plan: d
                 wait = poll * min(2 ** round_, 10)
                 yield context.create_timer(min(deadline, context.current_utc_datetime + wait))
         context.set_custom_status(run.status())
-
-
-def _resubmit_jobs(context: df.DurableOrchestrationContext, run: FailoverRun, plan: dict[str, Any],
-                   generation: int, dry_run: bool) -> Generator[Any, Any, None]:
-    chunk = int(plan["chunk_size"])
-    count = run.jobs["interrupted"]
-    work = [(i, min(chunk, count - i * chunk)) for i in range(math.ceil(count / chunk))]
-    context.set_custom_status(run.enter("resubmit_jobs", len(work)))
-    if not work:
-        return
-    tasks = [context.call_activity_with_retry("resubmit_jobs", ACTIVITY_RETRY, {
-        **_scope(run), "chunk": i, "generation": generation, "dry_run": dry_run,
-        "primary_reachable": plan["primary_reachable"]}) for i, _ in work]
-    for (i, size), result, error in (yield from _each(context, tasks, work)):
-        if error is None:
-            run.take_job_chunk(result)
-        else:
-            run.fail_job_chunk(size, f"chunk {i}: {error}")
-    context.set_custom_status(run.status())
 
 
 def _each(context: df.DurableOrchestrationContext, tasks: list[Any],

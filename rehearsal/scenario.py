@@ -44,13 +44,15 @@ class DrillOptions:
     break_kinds: tuple[str, ...] = ()  # writes of these kinds fail permanently on the secondary during the failover
     resume: bool = False  # then lift that fault and complete the failover with `recover`
     pair: str = "drill"
+    subscription: str = "00000000-0000-0000-0000-000000000000"  # ARM's buckets and pacers are per subscription
+    priority: tuple[str, ...] = ()  # policy.priority: recovered first
     primary: str = "primary-eastus"
     secondary: str = "secondary-westus"
 
 
 def drill_config(options: DrillOptions) -> dict[str, Any]:
     def hub(name: str, region: str, workspace: str) -> dict[str, Any]:
-        return {"name": name, "subscription_id": "00000000-0000-0000-0000-000000000000",
+        return {"name": name, "subscription_id": options.subscription,
                 "resource_group": "rg-drill", "workspace_name": workspace, "region": region,
                 "backend": "simulated"}
 
@@ -65,7 +67,7 @@ def drill_config(options: DrillOptions) -> dict[str, Any]:
         "deployment_map": _deployment_map(options),
         "policy": {"probe_failure_threshold": 3, "approval_timeout_minutes": 30,
                    "on_approval_timeout": options.on_approval_timeout, "chunk_size": options.chunk_size,
-                   "max_concurrency": options.concurrency,
+                   "max_concurrency": options.concurrency, "priority": list(options.priority),
                    **({"artifact_kinds": list(options.artifact_kinds)} if options.artifact_kinds else {})},
     }]}
 

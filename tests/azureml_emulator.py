@@ -13,9 +13,10 @@ traffic or a default deployment naming a deployment that does not exist or is st
 traffic that does not add up to 100 (400). ``provisioning_reads`` keeps new ones "Creating" for that many
 GETs.
 
-Also: a call log (method, path, api-version, body) for assertions, and fault injection
-(status, headers, how many times) so error mapping is tested through the real pipeline,
-including azure-core's own retries.
+Also: a call log (method, path, api-version, body) for assertions, fault injection
+(status, headers, how many times) so error mapping is tested through the real pipeline, and
+optionally ARM's token bucket (``arm``, the simulated hub's model): every answer then carries
+``x-ms-ratelimit-remaining-subscription-reads``/``-writes``, and an empty bucket answers 429.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from azure.core.pipeline.transport._requests_basic import RequestsTransportRespo
 
 from failover.domain.model import Artifact, ArtifactKind
 from failover.domain.serving import routed_deployments
+from failover.hubs.simulated_arm import ArmBucket
 from tests.local_transport import LocalTransport
 
 SAMPLES = Path(__file__).parent / "samples" / "azureml_rest"
@@ -192,6 +194,7 @@ class AzureMLEmulator(LocalTransport):
         self._reads_left: dict[str, int] = {}
         # The caller's role assignments at the workspace (the Permissions API): the role infra/ assigns.
         self.permissions: list[dict[str, Any]] = role_permissions("azureml_data_scientist.json")
+        self.arm: ArmBucket | None = None  # ARM's throttle in front of the workspace, when set
 
     # -- Microsoft's published examples ----------------------------------------------------------
     def load_example(self, relative: str, *paths: str, status: str | None = None) -> list[dict[str, Any]]:
@@ -236,19 +239,35 @@ class AzureMLEmulator(LocalTransport):
         raw: Any = request.body if request.body is not None else getattr(request, "data", None)
         body = json.loads(raw) if isinstance(raw, str | bytes) and raw else raw or None
         with self._lock:
+            throttle = self._arm_headers(request.method)
+            if throttle is not None and "Retry-After" in throttle:
+                self.calls.append(Call(request.method, path, query.get("api-version"), query, body, faulted=True,
+                                       headers=dict(request.headers), status=429))
+                return self._respond(request, 429, _error("TooManyRequests", "ARM bucket empty"), throttle)
             fault = next((f for f in self.faults if f.times > 0 and f.matches(request.method, path)), None)
             call = Call(request.method, path, query.get("api-version"), query, body,
                         faulted=fault is not None and not fault.after_effect, headers=dict(request.headers))
             if fault is None:
                 status, payload = self._route(request.method, path, query, body)
                 self.calls.append(replace(call, status=status))
-                return self._respond(request, status, payload)
+                return self._respond(request, status, payload, throttle)
             fault.times -= 1
             effect = self._route(request.method, path, query, body)[0] if fault.after_effect else fault.status
             self.calls.append(replace(call, status=effect))
             if fault.status is None:
                 raise ServiceRequestError("emulated connection refused")
             return self._respond(request, fault.status, _error("Emulated", f"HTTP {fault.status}"), fault.headers)
+
+    def _arm_headers(self, method: str) -> dict[str, str] | None:
+        """ARM's answer headers for one request (with Retry-After when the bucket is empty), or None."""
+        if self.arm is None:
+            return None
+        kind = "read" if method.upper() in ("GET", "HEAD") else "write"
+        answer = self.arm.take(kind)
+        headers = {f"x-ms-ratelimit-remaining-subscription-{kind}s": str(answer.remaining)}
+        if not answer.allowed:
+            headers["Retry-After"] = str(int(answer.retry_after or 1))
+        return headers
 
     # -- helpers for tests ---------------------------------------------------------------
     def inject(self, fault: Fault) -> None:

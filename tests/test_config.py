@@ -46,10 +46,11 @@ def test_the_sample_loads_and_is_documented() -> None:
     assert config.alert_target_hubs(prod.secondary.arm_id) == [(prod, prod.secondary.name)]  # the hub it names
     assert config.alert_target_hubs("GENAI-EUS2-OPENAI-AVAILABILITY") == [(genai, genai.primary.name)]
     assert config.alert_target_hubs("something-else") == []
+    assert prod.policy.priority == ["tag:tier=critical", "fraud-*"] and genai.policy.priority == []
     doc = (ROOT / "docs" / "configuration.md").read_text()
     for field in ["probe_failure_threshold", "compute_map", "alert_targets", "interrupted_statuses",
                   "chunk_size", "log_query", "backend", "on_approval_timeout", "alert_max_age_minutes",
-                  "rto_minutes", "rpo_minutes", "predeployed_kinds"]:
+                  "rto_minutes", "rpo_minutes", "predeployed_kinds", "priority"]:
         assert f"`{field}`" in doc, field
 
 
@@ -187,6 +188,12 @@ BAD = [
     (_set("pairs.0.policy.cooldown_minutes", 60),
      "pairs[0].policy.cooldown_minutes: no longer used: the cooldown after a failover lasts until an operator "
      "acknowledges it"),
+    (_set("pairs.0.policy.priority", ["fraud-*", "tag:"]), 'pairs[0].policy.priority[1]: "tag:" names no tag'),
+    (_set("pairs.0.policy.priority", ["tag:=high"]), 'pairs[0].policy.priority[0]: "tag:=high" names no tag'),
+    (_set("pairs.0.policy.priority", ["fraud-*", "fraud-*"]), 'pairs[0].policy.priority[1]: "fraud-*" is listed twice'),
+    (_set("pairs.0.policy.priority", [" fraud-*"]), 'pairs[0].policy.priority[0]: " fraud-*" must not start or end'),
+    (_set("pairs.0.policy.priority", [""]), "pairs[0].policy.priority[0]: string should have at least 1 character"),
+    (_set("pairs.0.policy.priority", "fraud-*"), "pairs[0].policy.priority: input should be a valid array"),
 ]
 
 

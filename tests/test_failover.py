@@ -200,7 +200,7 @@ def test_a_chunk_failing_after_its_retries_is_reported_and_the_run_goes_on(azuri
     iid = host.start_new("failover", None, {"pair": opts.pair, "trigger": "manual", "reason": "chunk failure",
                                             "requested_by": "test"})
     host.run_until_idle(stop_when=lambda: (host.get_status(iid).custom_status or {}).get("stage")
-                        == "recreate_artifacts")
+                        == "job_dependencies")
     snapshot = services().catalog.read(opts.primary)
     assert snapshot is not None
     services().catalog.container.delete_blob(snapshot.name)  # the catalog is gone under the running failover

@@ -9,6 +9,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from failover.domain.model import ArtifactKind
+from failover.hubs.hub_retry import RetryingHub
 from failover.recovery import fence_standby_schedules
 from failover.services import Services, services
 from failover.stores.catalog import sync_all
@@ -27,7 +28,8 @@ def catalog_sync(timer: func.TimerRequest) -> None:
         config = svc.config.pair(pair)
         return svc.pointers.ensure(pair, config.primary.name, config.secondary.name).active
 
-    results = sync_all(svc.config, lambda hub: svc.hub(hub.name), svc.catalog, active_hub=active)
+    # Hub clients make one attempt per call: the sync's retries are the one retry layer's.
+    results = sync_all(svc.config, lambda hub: RetryingHub(svc.hub(hub.name)), svc.catalog, active_hub=active)
     for result in results:
         if result.report is not None:
             log.info(result.report.summary())

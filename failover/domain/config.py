@@ -169,6 +169,10 @@ class FailoverPolicy(_Strict):
                                        "later wait doubles, up to ten times this.")
     chunk_size: int = Field(50, ge=1, le=500, description="Items per activity call when fanning out.")
     max_concurrency: int = Field(8, ge=1, le=64, description="Activity calls in flight at once.")
+    priority: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] = Field(
+        default_factory=list, max_length=100,
+        description="Recovered before everything else, with what they need: name globs of interrupted jobs and "
+                    "artifacts (fnmatch, case-sensitive) or `tag:KEY` / `tag:KEY=VALUE`.")
     log_query: LogQuery | None = Field(
         None, description="Optional Log Analytics health signal (needs the primary's workspace id).")
     rto_minutes: int = Field(
@@ -209,6 +213,18 @@ class FailoverPolicy(_Strict):
         if value is not None and (problems := _duplicates([k.value for k in value])):
             raise _rule(problems)
         return sorted(value, key=RECOVERY_ORDER.index) if value is not None else None
+
+    @field_validator("priority")
+    @classmethod
+    def _priority_entries(cls, value: list[str]) -> list[str]:
+        problems = [(f"[{i}]", f"{_show(e)} must not start or end with spaces") for i, e in enumerate(value)
+                    if e != e.strip()]
+        problems += [(f"[{i}]", f"{_show(e)} names no tag (expected tag:KEY or tag:KEY=VALUE)")
+                     for i, e in enumerate(value) if e.startswith("tag:") and not e[4:].partition("=")[0].strip()]
+        problems += _duplicates(value)
+        if problems:
+            raise _rule(problems)
+        return value
 
     @field_validator("artifact_kinds")
     @classmethod

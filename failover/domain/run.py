@@ -18,7 +18,9 @@ MAX_REPORTED_ERRORS = 50
 # Stages that write nothing (the flip writes only when it succeeds): a run that ends in one was aborted.
 _BEFORE_ANY_WRITE = {"plan", "readiness", "awaiting_approval", "flip"}
 _STAGE_NAMES = {"plan": "planning", "readiness": "the readiness check", "awaiting_approval": "the approval gate",
-                "flip": "the pointer flip", "recreate_artifacts": "artifact recreation",
+                "flip": "the pointer flip", "priority_artifacts": "recreation of the priority artifacts",
+                "priority_jobs": "resubmission of the priority jobs",
+                "job_dependencies": "recreation of the jobs' dependencies", "recreate_artifacts": "artifact recreation",
                 "activate": "activation", "resubmit_jobs": "job resubmission"}
 
 

@@ -6,6 +6,7 @@ for its Table storage calls, so retry policy upstream sees one vocabulary.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from azure.core.exceptions import (
@@ -24,19 +25,23 @@ from failover.domain.ports import ErrorCategory, HubError
 _TRANSIENT_STATUSES = frozenset({408, 500, 502, 503, 504})
 
 
-def retry_after_seconds(error: HttpResponseError) -> float | None:
-    """Retry-After (seconds or HTTP date), else retry-after-ms / x-ms-retry-after-ms."""
-    response = error.response
-    if response is None:
-        return None
-    raw_headers: Any = getattr(response, "headers", None) or {}
-    headers = {str(k).lower(): str(v) for k, v in raw_headers.items()}
+def retry_after_from_headers(headers: Mapping[str, str]) -> float | None:
+    """Retry-After (seconds or HTTP date), else retry-after-ms / x-ms-retry-after-ms; keys lower-cased."""
     if headers.get("retry-after"):
         return parse_retry_after(headers["retry-after"])
     for name in ("retry-after-ms", "x-ms-retry-after-ms"):
         if headers.get(name):
             return parse_retry_after(headers[name]) / 1000.0
     return None
+
+
+def retry_after_seconds(error: HttpResponseError) -> float | None:
+    """The Retry-After of an error's response, if it had one."""
+    response = error.response
+    if response is None:
+        return None
+    raw_headers: Any = getattr(response, "headers", None) or {}
+    return retry_after_from_headers({str(k).lower(): str(v) for k, v in raw_headers.items()})
 
 
 # The errors that come from talking to the service. azure-ai-ml's own exceptions (MlException and its

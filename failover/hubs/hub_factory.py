@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from failover.domain.ports import HubClient
+from failover.hubs.arm_pacing import ArmPacingPolicy, arm_pacer
 
 
 class HubCoordinates(Protocol):
@@ -32,20 +33,27 @@ class HubTarget(HubCoordinates, Protocol):
     def backend(self) -> str: ...
 
 
-def hub_client_for(hub: HubTarget, *, connection_string: str | None = None, **client_kwargs: Any) -> HubClient:
+def hub_client_for(hub: HubTarget, *, connection_string: str | None = None, paced: bool = False,
+                   **client_kwargs: Any) -> HubClient:
     """SimulatedHub (state in the DR storage, hub id = hub.name) or AzureMLHub over MLClient.
 
-    ``client_kwargs`` go to AzureMLHub (``credential=``, ``transport=``, ``retry_total=``...).
+    ``paced``: every request waits for the subscription's ARM pacer (arm_pacing.py) and feeds
+    it the answer. ``client_kwargs`` go to AzureMLHub (``credential=``, ``transport=``,
+    ``retry_total=``...).
     """
+    pacer = arm_pacer(hub.subscription_id) if paced else None
     if hub.backend == "simulated":
         if not connection_string:
             raise ValueError(f"hub {hub.name!r} is simulated: a storage connection string is required")
         from failover.hubs.simulated_hub import SimulatedHub
 
-        return SimulatedHub(hub.name, connection_string)
+        return SimulatedHub(hub.name, connection_string, subscription_id=hub.subscription_id, pacer=pacer)
     if hub.backend != "azureml":
         raise ValueError(f"hub {hub.name!r}: unknown backend {hub.backend!r}")
     from failover.hubs.azureml_hub import AzureMLHub  # imports azure-ai-ml: only when needed
 
+    if pacer is not None:
+        # A tuple: azure-mgmt-core appends its own policy to a list it is given, on every client built.
+        client_kwargs["per_retry_policies"] = (*client_kwargs.get("per_retry_policies", ()), ArmPacingPolicy(pacer))
     return AzureMLHub(hub.subscription_id, hub.resource_group, hub.workspace_name, hub_id=hub.name,
                       **client_kwargs)

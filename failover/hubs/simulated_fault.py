@@ -2,7 +2,9 @@
 
 A FaultConfig is persisted with the hub's state (so one drill process can take the primary
 down for every process); the decision to inject is made per call by a seeded RNG, so a run is
-repeatable.
+repeatable. ``arm=1`` puts ARM's token bucket (simulated_arm.py) in front of the hub, with
+Microsoft's default limits unless ``read_rate``/``read_burst``/``write_rate``/``write_burst``
+say otherwise, and a per-call latency of ARM_LATENCY_MS unless ``latency_ms`` is given.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from typing import Any
 
 from failover.domain.model import ArtifactKind
 from failover.domain.ports import ErrorCategory, HubError
+from failover.hubs.simulated_arm import ArmLimits
+
+# What an ARM round trip to Azure ML costs when a drill models ARM and names no latency.
+ARM_LATENCY_MS = 200.0
+_DEFAULT_ARM = ArmLimits()
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -31,7 +38,12 @@ _ALIASES = {
     "only": "operations", "operations": "operations",
     "provisioning": "provisioning_looks", "provisioning_looks": "provisioning_looks",
     "break": "broken", "broken": "broken",
+    "arm": "arm",
+    "read_rate": "read_rate", "read_burst": "read_burst",
+    "write_rate": "write_rate", "write_burst": "write_burst",
 }
+_BOOLEANS = ("down", "arm")
+_INTEGERS = ("seed", "provisioning_looks", "read_burst", "write_burst")
 # What ``only=`` may name (several joined by '+'): the simulated hub's calls (connections go through
 # list_assets / get_asset / put_asset like every other kind).
 HUB_OPERATIONS = ("ping", "list_jobs", "get_job", "submit_job", "list_computes", "list_assets", "get_asset",
@@ -58,8 +70,14 @@ class FaultConfig:
     # Writes of these kinds fail permanently (a 400 on every try, whatever the retries): the items a
     # failover then reports failed, for a `recover` to complete once the fault is lifted. Reads still work.
     broken: tuple[str, ...] = ()
+    arm: bool = False
+    read_rate: float = _DEFAULT_ARM.read_rate
+    read_burst: int = _DEFAULT_ARM.read_burst
+    write_rate: float = _DEFAULT_ARM.write_rate
+    write_burst: int = _DEFAULT_ARM.write_burst
 
     def __post_init__(self) -> None:
+        self.limits()  # the bucket's numbers are checked even while arm is off
         object.__setattr__(self, "operations", tuple(self.operations))  # a list after a JSON round trip
         object.__setattr__(self, "broken", tuple(self.broken))
         unknown = [op for op in self.operations if op not in HUB_OPERATIONS]
@@ -78,7 +96,17 @@ class FaultConfig:
 
     @property
     def healthy(self) -> bool:
-        return not self.down and self.latency_ms == 0 and self.throttle_rate == 0 and self.flaky_rate == 0
+        return (not self.down and not self.arm and self.latency_ms == 0 and self.throttle_rate == 0
+                and self.flaky_rate == 0)
+
+    def limits(self) -> ArmLimits:
+        return ArmLimits(read_rate=self.read_rate, read_burst=self.read_burst, write_rate=self.write_rate,
+                         write_burst=self.write_burst)
+
+    @property
+    def arm_limits(self) -> ArmLimits | None:
+        """ARM's buckets in front of the hub, or None when the drill does not model them."""
+        return self.limits() if self.arm else None
 
     def lifted(self) -> FaultConfig:
         """The same faults with the broken writes working again."""
@@ -109,11 +137,11 @@ class FaultConfig:
             if field_name is None:
                 raise ValueError(f"fault spec key {key!r} is unknown; expected one of {sorted(_ALIASES)}")
             try:
-                if field_name == "down":
+                if field_name in _BOOLEANS:
                     if raw.lower() not in _TRUE | _FALSE:
                         raise ValueError
                     values[field_name] = raw.lower() in _TRUE
-                elif field_name in ("seed", "provisioning_looks"):
+                elif field_name in _INTEGERS:
                     values[field_name] = int(raw)
                 elif field_name == "operations":
                     values[field_name] = tuple(op.strip() for op in raw.split("+") if op.strip())
@@ -129,6 +157,8 @@ class FaultConfig:
                 hint = {"operations": f" (one or more of {'+'.join(HUB_OPERATIONS)})",
                         "broken": f" (one or more of {'+'.join(BREAKABLE)})"}.get(field_name, "")
                 raise ValueError(f"fault spec value {key}={raw!r} is not valid for {field_name}{hint}") from None
+        if values.get("arm") and "latency_ms" not in values:
+            values["latency_ms"] = ARM_LATENCY_MS
         return cls(**values)
 
 

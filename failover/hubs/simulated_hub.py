@@ -19,6 +19,9 @@ Names are percent-encoded in RowKeys. Rows created through the port carry ``port
 (seeding doesn't): since rows are created once and never overwritten (a state change adds its own
 ``write|`` row), counting them counts the writes the hub received, with no shared counter row to
 contend on.
+With faults ``arm=1`` the hub puts ARM's token bucket in front of every call (simulated_arm.py)
+and answers from an in-memory copy of its partition, written back when ARM mode ends
+(simulated_mirror.py). Every answer is logged (``requests``) for the benchmark and the tests.
 Specs are JSON split over ``spec_0..spec_n`` string properties: a Table string property
 holds at most 32K characters, an entity at most 1 MiB, so one entity holds ~900 KB of spec
 and a write stays a single atomic entity operation (no blob to keep in step).
@@ -33,6 +36,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -67,9 +71,12 @@ from failover.domain.serving import (
     routed_deployments,
     with_state_of,
 )
+from failover.hubs.arm_pacing import ArmPacer
 from failover.hubs.hub_errors import to_hub_error
 from failover.hubs.hub_specs import ensure_no_placeholders, ensure_no_secrets, retarget_arm_ids
+from failover.hubs.simulated_arm import ArmRequest, RequestLog, arm_bucket, operation_class
 from failover.hubs.simulated_fault import FaultConfig, FaultInjector
+from failover.hubs.simulated_mirror import HubMirror
 from failover.hubs.simulated_seed import SEEDED_DATASTORES, SIMULATED_SCOPE, seed_artifacts, seed_jobs
 
 DEFAULT_TABLE = "simulatedhubs"
@@ -85,6 +92,10 @@ FULL_ACCESS: list[dict[str, Any]] = [{"actions": ["Microsoft.MachineLearningServ
 FAULT_CONFIG_TTL_S = 1.0
 _POOL_SIZE = 64  # activities x per-chunk threads share one client: keep their connections
 _BATCH = 100  # entity group transaction limit
+_EPOCH = datetime.fromtimestamp(0, UTC)
+SIMULATED_SUBSCRIPTION = "00000000-0000-0000-0000-00000000s1m0"
+_STATUS = {ErrorCategory.THROTTLED: 429, ErrorCategory.TRANSIENT: 503, ErrorCategory.NOT_FOUND: 404,
+           ErrorCategory.CONFLICT: 409, ErrorCategory.PERMANENT: 400}
 
 
 def _enc(part: str) -> str:
@@ -133,10 +144,19 @@ def _spec_from(entity: dict[str, Any]) -> dict[str, Any]:
 
 
 class SimulatedHub:
-    """HubClient over Azure Table storage (Azurite locally), with fault injection."""
+    """HubClient over Azure Table storage (Azurite locally), with fault injection.
 
-    def __init__(self, hub_id: str, connection: str | TableServiceClient, *, table_name: str = DEFAULT_TABLE) -> None:
+    ``subscription_id`` picks the ARM bucket the hub draws from when its faults model ARM;
+    ``pacer`` is the client side: when given, every modelled request waits for it and reports
+    its answer to it, as ArmPacingPolicy does for the Azure ML adapter.
+    """
+
+    def __init__(self, hub_id: str, connection: str | TableServiceClient, *, table_name: str = DEFAULT_TABLE,
+                 subscription_id: str = SIMULATED_SUBSCRIPTION, pacer: ArmPacer | None = None) -> None:
         self._hub_id = hub_id
+        self.subscription_id = subscription_id
+        self.pacer = pacer
+        self.requests = RequestLog()  # every request this instance answered (the ARM view)
         service = (TableServiceClient.from_connection_string(connection, transport=_pooled_transport())
                    if isinstance(connection, str) else connection)
         self._table: TableClient = service.get_table_client(table_name)
@@ -145,7 +165,9 @@ class SimulatedHub:
         self.faults = FaultInjector(hub_id)
         self._fault_cache: tuple[float, FaultConfig] | None = None
         self._fault_lock = threading.Lock()
-        self.workspace_scope = SIMULATED_SCOPE.format(sub="00000000-0000-0000-0000-00000000s1m0", ws=hub_id)
+        self._mirror: HubMirror | None = None  # ARM mode only (simulated_mirror.py)
+        self._mirror_lock = threading.Lock()
+        self.workspace_scope = SIMULATED_SCOPE.format(sub=SIMULATED_SUBSCRIPTION, ws=hub_id)
 
     @property
     def hub_id(self) -> str:
@@ -166,6 +188,7 @@ class SimulatedHub:
                                    "config": json.dumps(parsed.to_dict())}, mode=UpdateMode.REPLACE)
         with self._fault_lock:
             self._fault_cache = (time.monotonic(), parsed)
+        self._follow_arm_mode(parsed)  # entering ARM mode loads the copy now, not in the first request
         return parsed
 
     def clear_faults(self) -> None:
@@ -184,26 +207,57 @@ class SimulatedHub:
         config = self.fault_config()
         with self._fault_lock:
             self._fault_cache = (time.monotonic(), config)
+        self._follow_arm_mode(config)
         return config
 
-    def _before(self, operation: str) -> float:
-        """Inject faults; return the modelled service time of the call (seconds)."""
+    def _follow_arm_mode(self, config: FaultConfig) -> None:
+        """ARM mode answers from memory (simulated_mirror.py); leaving it writes everything back."""
+        with self._mirror_lock:
+            if config.arm and self._mirror is None:
+                self._mirror = HubMirror(self._table, self._hub_id)
+            elif not config.arm and self._mirror is not None:
+                self._mirror.flush()
+                self._mirror = None
+
+    def _settle(self) -> None:
+        """Before an admin helper reads or changes the table: ARM mode's writes there, its copy dropped."""
+        with self._mirror_lock:
+            if self._mirror is not None:
+                self._mirror.flush()
+                self._mirror = None
+        with self._fault_lock:
+            self._fault_cache = None  # the next call reloads the config, and the copy if ARM mode is on
+
+    def _before(self, call: _Call) -> float:
+        """ARM's bucket, then injected faults; return the modelled service time of the call (seconds)."""
         try:
             config = self._current_faults()
         except Exception as exc:  # the state store itself failing is a hub failure too
-            raise to_hub_error(exc, f"{self._hub_id}: {operation}") from exc
-        return self.faults.apply(config, operation)
+            raise to_hub_error(exc, f"{self._hub_id}: {call.operation}") from exc
+        limits = config.arm_limits
+        if limits is not None:
+            answer = arm_bucket(self.subscription_id, limits).take(call.kind)
+            call.remaining = answer.remaining
+            if not answer.allowed:
+                time.sleep(config.latency_ms / 1000.0)  # ARM's 429 is a round trip too
+                raise HubError(ErrorCategory.THROTTLED, f"{self._hub_id}: {call.operation}: 429 too many requests "
+                               f"(ARM {call.kind} bucket empty)", retry_after=answer.retry_after)
+        return self.faults.apply(config, call.operation)
 
     # -- write log ---------------------------------------------------------------------------
     @property
     def write_count(self) -> int:
         """Writes this hub received through the port (seeding and admin changes not counted)."""
+        self._settle()
         rows = self._table.query_entities("PartitionKey eq @pk and port_write eq true",
                                           parameters={"pk": self._hub_id}, select=["RowKey"])
         return sum(1 for _ in rows)
 
     def _create_once(self, entity: dict[str, Any]) -> bool:
         """Create ``entity`` (one round trip); False when a row of that key already exists."""
+        mirror = self._mirror
+        if mirror is not None:
+            return mirror.create({**entity, "port_write": True})
         try:
             self._table.create_entity({**entity, "port_write": True})
         except ResourceExistsError:
@@ -212,6 +266,10 @@ class SimulatedHub:
 
     # -- storage helpers -----------------------------------------------------------------------
     def _rows(self, prefix: str, select: list[str] | None = None) -> Iterator[TableEntity]:
+        mirror = self._mirror
+        if mirror is not None:
+            yield from mirror.scan(prefix)
+            return
         # RowKey range scan: "|" (0x7C) is followed by "}" (0x7D).
         upper = prefix[:-1] + "}"
         yield from self._table.query_entities(
@@ -219,14 +277,35 @@ class SimulatedHub:
             parameters={"pk": self._hub_id, "lo": prefix, "hi": upper}, select=select,
         )
 
+    def _entity(self, row_key: str) -> TableEntity | None:
+        """A row with its metadata (ETag), for a conditional update."""
+        mirror = self._mirror
+        if mirror is not None:
+            return mirror.entity(row_key)
+        try:
+            return self._table.get_entity(self._hub_id, row_key)
+        except ResourceNotFoundError:
+            return None
+
+    def _update_unchanged(self, entity: dict[str, Any], mode: UpdateMode, etag: str | None) -> None:
+        """Update a row unless it changed since ``etag`` was read (ResourceModifiedError)."""
+        mirror = self._mirror
+        if mirror is not None:
+            mirror.update(entity, mode=mode, etag=etag)
+            return
+        self._table.update_entity(entity, mode=mode, etag=etag, match_condition=MatchConditions.IfNotModified)
+
     def _get_row(self, row_key: str) -> dict[str, Any] | None:
+        mirror = self._mirror
+        if mirror is not None:
+            return mirror.get(row_key)
         try:
             return dict(self._table.get_entity(self._hub_id, row_key))
         except ResourceNotFoundError:
             return None
 
-    def _call(self, operation: str) -> _Call:
-        return _Call(self, operation)
+    def _call(self, operation: str, item: str | None = None) -> _Call:
+        return _Call(self, operation, item)
 
     # -- HubClient: ping and jobs -----------------------------------------------------------
     def ping(self) -> None:
@@ -260,7 +339,7 @@ class SimulatedHub:
     def submit_job(self, source: JobRecord, *, new_name: str, compute: str | None,
                    tags: dict[str, str]) -> SubmitResult:
         ensure_no_placeholders(f"{self._hub_id}: job {new_name}", source.spec, source.tags)
-        with self._call("submit_job"):
+        with self._call("submit_job", new_name):
             job = self._resubmission(source, new_name, compute, tags)
             # Create-if-absent in one round trip: the name is the idempotency key.
             if not self._create_once(self._job_entity(job)):
@@ -323,7 +402,7 @@ class SimulatedHub:
             if version is None and kind in VERSIONED_KINDS:
                 # Like Azure ML's label "latest": the most recently created version.
                 rows = list(self._rows(f"asset|{kind.value}|{_enc(name)}|"))
-                newest = max(rows, key=lambda r: str(r.metadata.get("timestamp"))) if rows else None
+                newest = max(rows, key=lambda r: r.metadata.get("timestamp") or _EPOCH) if rows else None
                 row: dict[str, Any] | None = dict(newest) if newest is not None else None
             else:
                 row = self._get_row(_asset_key(kind, name, version))
@@ -339,7 +418,7 @@ class SimulatedHub:
         ensure_no_placeholders(f"{self._hub_id}: {artifact.key}", artifact.spec)
         if artifact.kind is ArtifactKind.CONNECTION:
             ensure_no_secrets(artifact)
-        with self._call(f"put_asset({artifact.kind.value})"):
+        with self._call(f"put_asset({artifact.kind.value})", artifact.key):
             return self._put(artifact)
 
     def _put(self, artifact: Artifact) -> WriteOutcome:
@@ -367,11 +446,7 @@ class SimulatedHub:
                                                     f"that do not exist: {missing}")
 
     def _deployment(self, endpoint: Artifact, name: str) -> TableEntity | None:
-        try:
-            return self._table.get_entity(self._hub_id, _asset_key(DEPLOYMENT_KIND_OF[endpoint.kind],
-                                                                   f"{endpoint.name}/{name}", None))
-        except ResourceNotFoundError:
-            return None
+        return self._entity(_asset_key(DEPLOYMENT_KIND_OF[endpoint.kind], f"{endpoint.name}/{name}", None))
 
     def _provisioning(self, entity: TableEntity) -> bool:
         """Whether a resource is still provisioning; each look counts one (``provisioning_looks``)."""
@@ -379,9 +454,8 @@ class SimulatedHub:
         if left <= 0:
             return False
         with contextlib.suppress(ResourceModifiedError):  # a concurrent look counted it: fine either way
-            self._table.update_entity({"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"],
-                                       "provisioning_left": left - 1}, mode=UpdateMode.MERGE,
-                                      etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+            self._update_unchanged({"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"],
+                                    "provisioning_left": left - 1}, UpdateMode.MERGE, entity.metadata["etag"])
         return True
 
     def _routes_provisioning(self, endpoint: Artifact) -> bool:
@@ -389,16 +463,15 @@ class SimulatedHub:
         return any(d is not None and self._provisioning(d) for d in deployments)  # missing: refused later
 
     def apply_state(self, artifact: Artifact) -> WriteOutcome:
-        with self._call(f"apply_state({artifact.kind.value})"):
+        with self._call(f"apply_state({artifact.kind.value})", artifact.key):
             return self._apply_state(artifact)
 
     def _apply_state(self, artifact: Artifact) -> WriteOutcome:
         key = _asset_key(artifact.kind, artifact.name, artifact.version)
         for _ in range(5):  # a concurrent state change between our read and write: read again
-            try:
-                entity = self._table.get_entity(self._hub_id, key)
-            except ResourceNotFoundError:
-                raise HubError(ErrorCategory.NOT_FOUND, f"{self._hub_id}: {artifact.key} not found") from None
+            entity = self._entity(key)
+            if entity is None:
+                raise HubError(ErrorCategory.NOT_FOUND, f"{self._hub_id}: {artifact.key} not found")
             if self._provisioning(entity):
                 return WriteOutcome.PENDING
             current = self._artifact_from(dict(entity))
@@ -412,8 +485,7 @@ class SimulatedHub:
                 replacement = self._artifact_entity(wanted, self._provisioning_looks(wanted))
                 if entity.get("port_write"):
                     replacement["port_write"] = True  # the row still counts as the write that created it
-                self._table.update_entity(replacement, mode=UpdateMode.REPLACE,
-                                          etag=entity.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+                self._update_unchanged(replacement, UpdateMode.REPLACE, entity.metadata["etag"])
             except ResourceModifiedError:
                 continue
             # The state change is a write: its own row, so write_count stays a count of created rows.
@@ -467,6 +539,7 @@ class SimulatedHub:
 
     def seed(self, *, jobs: int = 0, artifacts: int = 0, seed: int = 0) -> tuple[list[JobRecord], list[Artifact]]:
         """Write a deterministic inventory (same arguments, same content). Not counted as writes."""
+        self._settle()
         rng = random.Random(seed)
         seeded_artifacts = seed_artifacts(artifacts, rng)
         seeded_jobs = seed_jobs(jobs, rng, seeded_artifacts, self.workspace_scope)
@@ -485,6 +558,7 @@ class SimulatedHub:
     def plant_unreadable(self, kind: str, name: str, version: str | None = None, *, status: str = "Running") -> None:
         """Store an item whose spec can't be decoded (admin): the simulated counterpart of a body
         azure-ai-ml can't parse. ``kind`` is ``"job"`` or an ArtifactKind value."""
+        self._settle()
         corrupt = {"spec_0": "{not json", "spec_chunks": 1}
         if kind == JOB_ITEM:
             entity = {"RowKey": _job_key(name), "name": name, "status": status, "experiment_name": "", "compute": "",
@@ -507,6 +581,7 @@ class SimulatedHub:
         wanted = sorted(set(names))
         if any(not n for n in wanted):
             raise ValueError(f"{what} names must be non-empty")
+        self._settle()
         entity = self._compute_entity if what == "compute" else self._datastore_entity
         keep = {entity(n)["RowKey"] for n in wanted}
         stale = [str(e["RowKey"]) for e in self._rows(f"{what}|") if e["RowKey"] not in keep]
@@ -521,6 +596,7 @@ class SimulatedHub:
     def set_job_status(self, name: str, status: str) -> None:
         if status not in NON_TERMINAL_JOB_STATUSES | TERMINAL_JOB_STATUSES:
             raise ValueError(f"unknown Azure ML job status {status!r}")
+        self._settle()
         try:
             self._table.update_entity({"PartitionKey": self._hub_id, "RowKey": _job_key(name), "status": status},
                                       mode=UpdateMode.MERGE)
@@ -540,6 +616,7 @@ class SimulatedHub:
     def counts(self) -> dict[str, int]:
         """Number of jobs and of artifacts per kind (admin view: no faults applied)."""
         result = {"jobs": 0, **{kind.value: 0 for kind in ArtifactKind}}
+        self._settle()
         for entity in self._table.query_entities("PartitionKey eq @pk", parameters={"pk": self._hub_id},
                                                  select=["RowKey", "kind"]):
             if entity["RowKey"].startswith("job|"):
@@ -550,6 +627,7 @@ class SimulatedHub:
 
     def clear(self) -> None:
         """Delete the whole hub partition (inventory, computes, counters, fault config)."""
+        self._settle()
         keys = [e["RowKey"] for e in self._table.query_entities("PartitionKey eq @pk",
                                                                   parameters={"pk": self._hub_id},
                                                                   select=["RowKey"])]
@@ -567,21 +645,41 @@ def _pooled_transport() -> RequestsTransport:
 
 
 class _Call:
-    """Context for one port call: faults first, then storage errors mapped to HubError."""
+    """One modelled request: the pacer (client side), ARM's bucket and faults, the answer logged."""
 
-    def __init__(self, hub: SimulatedHub, operation: str) -> None:
+    def __init__(self, hub: SimulatedHub, operation: str, item: str | None) -> None:
         self._hub = hub
-        self._operation = operation
+        self.operation = operation
+        self.kind = operation_class(operation)
+        self.item = item
+        self.remaining: int | None = None  # what ARM's x-ms-ratelimit-remaining-* header would say
+        self._ticket = 0
         self._done_at = 0.0
 
     def __enter__(self) -> None:
+        if self._hub.pacer is not None:
+            self._ticket = self._hub.pacer.acquire(self.kind)
         started = time.monotonic()
-        self._done_at = started + self._hub._before(self._operation)
+        try:
+            self._done_at = started + self._hub._before(self)
+        except HubError as exc:
+            self._answered(exc)
+            raise
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         remaining = self._done_at - time.monotonic()
         if remaining > 0:
             time.sleep(remaining)  # pad to the modelled service time (the storage round trip counts)
-        if exc is None or isinstance(exc, HubError):
+        error = exc if exc is None or isinstance(exc, HubError) else to_hub_error(exc, f"{self._hub.hub_id}: "
+                                                                                      f"{self.operation}")
+        self._answered(error)
+        if error is None or error is exc:
             return
-        raise to_hub_error(exc, f"{self._hub.hub_id}: {self._operation}") from exc
+        raise error from exc
+
+    def _answered(self, error: HubError | None) -> None:
+        status = 200 if error is None else _STATUS[error.category]
+        self._hub.requests.record(ArmRequest(time.monotonic(), self.operation, self.kind, status, self.item))
+        if self._hub.pacer is not None:
+            self._hub.pacer.observe(self.kind, self._ticket, remaining=self.remaining, throttled=status == 429,
+                                    retry_after=error.retry_after if error is not None else None)
