@@ -53,8 +53,8 @@ def test_a_successful_run_renders_timeline_objectives_counts_and_next_steps(azur
     assert objectives_part.count("**met**") == 2
     timeline = section(markdown, "Timeline")
     order = ["outage: the active hub", "detection decided", "run started", "stage `plan` began",
-             "stage `readiness` began", "stage `flip` began", "pointer flipped", "stage `recreate_artifacts` began",
-             "stage `resubmit_jobs` began", "run ended"]
+             "stage `readiness` began", "stage `flip` began", "pointer flipped", "stage `job_dependencies` began",
+             "stage `resubmit_jobs` began", "stage `recreate_artifacts` began", "run ended"]  # jobs first
     positions = [timeline.index(event) for event in order]
     assert positions == sorted(positions)
     counts = section(markdown, "Recovered, per kind")

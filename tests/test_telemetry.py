@@ -85,8 +85,8 @@ def test_one_drill_gives_the_span_tree_and_the_metrics(azurite: AzuriteEndpoints
     below = children[orchestration.context.span_id]
     stages = [s for s in below if s.name.startswith("stage ")]
     assert [s.name for s in stages] == [f"stage {st['stage']}" for st in report["stages"]] == [
-        "stage plan", "stage readiness", "stage flip", "stage recreate_artifacts", "stage activate",
-        "stage resubmit_jobs"]
+        "stage plan", "stage readiness", "stage flip", "stage job_dependencies", "stage resubmit_jobs",
+        "stage recreate_artifacts", "stage activate"]  # jobs and what they need first
     for span, stage in zip(stages, report["stages"], strict=True):
         assert span.attributes["hubfailover.run"] == report["run"]
         assert (span.start_time, span.end_time) == (_ns(stage["started_at"]), _ns(stage["ended_at"]))
