@@ -184,6 +184,16 @@ def test_without_headers_nothing_is_paced() -> None:
     assert time.monotonic() - began < 1.0
 
 
+def test_a_first_request_lost_on_the_way_does_not_turn_pacing_off() -> None:
+    """A connection error says nothing about ARM's headers: the next request still goes alone (a probe)."""
+    pacer = ArmPacer("lost-probe")
+    pacer.observe("read", pacer.acquire("read"), remaining=None, answered=False)  # no answer at all
+    pacer.acquire("read")  # the next probe, unanswered yet
+    began = time.monotonic()
+    pacer.acquire("read")  # waits for its answer, or the probe's patience (1 s)
+    assert time.monotonic() - began >= 0.9
+
+
 def test_waiters_are_served_in_arrival_order() -> None:
     pacer = ArmPacer("fifo", rates={"read": 50.0, "write": 10.0, "delete": 10.0})
     pacer.observe("read", pacer.acquire("read"), remaining=0)  # the bucket is empty: one token every 20 ms

@@ -129,12 +129,13 @@ class _Lane:
             self.queue[0].event.set()
         return wait
 
-    def learn(self, ticket: int, remaining: int | None, empty: bool, now: float) -> None:
-        """What the answer to ``ticket`` tells about the bucket (``empty``: ARM's 429)."""
+    def learn(self, ticket: int, remaining: int | None, empty: bool, now: float, answered: bool = True) -> None:
+        """What the answer to ``ticket`` tells about the bucket (``empty``: ARM's 429; not ``answered``: the
+        request failed on the way, which says nothing about the bucket, nor that ARM sends no header)."""
         answered_before = self.outstanding.pop(ticket, self.answers)
         self.answers += 1
         if remaining is None and not empty:
-            self.headerless = self.headerless or self.tokens is None
+            self.headerless = self.headerless or (answered and self.tokens is None)
             return
         uncounted = self.granted - 1 - answered_before  # may have arrived after this request
         if empty or remaining is None:
@@ -184,8 +185,9 @@ class ArmPacer:
             me.event.wait(wait if first else None)
 
     def observe(self, lane: Lane, ticket: int, *, remaining: int | None, throttled: bool = False,
-                retry_after: float | None = None) -> None:
-        """The answer to the request ``acquire`` let go with ``ticket`` (call exactly once, whatever happened)."""
+                retry_after: float | None = None, answered: bool = True) -> None:
+        """The answer to the request ``acquire`` let go with ``ticket`` (call exactly once, whatever happened;
+        ``answered=False`` when no answer came: a connection error, a timeout)."""
         state = self._lanes[lane]
         with self._lock:
             now = time.monotonic()
@@ -199,7 +201,7 @@ class ArmPacer:
             if empty:
                 hold = retry_after if retry_after is not None else _HOLD_WITHOUT_RETRY_AFTER_S
                 state.held_until = max(state.held_until, now + min(hold, RETRY_AFTER_CAP_S))
-            state.learn(ticket, remaining, empty, now)
+            state.learn(ticket, remaining, empty, now, answered)
             if state.queue:
                 state.grant()  # the answer may free tokens: hand them out now
                 if state.queue:
@@ -237,7 +239,7 @@ class ArmPacingPolicy(HTTPPolicy):
         try:
             response = self.next.send(request)
         except BaseException:
-            self._pacer.observe(lane, ticket, remaining=None)  # no answer: nothing learnt, the slot is free
+            self._pacer.observe(lane, ticket, remaining=None, answered=False)  # nothing learnt, the slot is free
             raise
         http = response.http_response
         headers = {str(k).lower(): str(v) for k, v in http.headers.items()}
