@@ -6,9 +6,10 @@ between the hubs, provisioning waits, failback.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
-from failover.domain.model import ArtifactKind
+from failover.domain.model import Artifact, ArtifactKind
 from failover.domain.resource_maps import ResourceMaps
 from failover.domain.serving import schedule_enabled
 from failover.hubs.hub_factory import hub_client_for
@@ -167,3 +168,23 @@ def test_failback_moves_schedules_back_and_inverts_the_maps(azurite: AzuriteEndp
     returned = json.dumps([j.spec for j in primary.list_jobs() if j.name.endswith("-fo2")])
     assert "replicablobstore" not in returned and "ai-services-secondary" not in returned
     assert f"datastores/{SEEDED_DATASTORES[0]}/" in returned
+
+
+def test_readiness_names_job_dependencies_neither_cataloged_nor_on_the_target(azurite: AzuriteEndpoints) -> None:
+    """A job's environment or data that no catalog entry recreates must already be on the target: the checks
+    after the ping are asked at once, and each missing one is named (one that is there is not)."""
+    opts = options()
+    from rehearsal.scenario import prepare
+
+    scenario = prepare(opts, azurite.connection_string)
+    pair = scenario.config.pair(opts.pair)
+    present = scenario.secondary.list_assets(ArtifactKind.ENVIRONMENT)[0]
+    job = replace(scenario.primary.list_jobs()[0], compute=None, spec={"properties": {
+        "environmentId": f"azureml:{present.name}:{present.version}",
+        "inputs": {"train": {"uri": "azureml:nowhere-data:3"}, "test": {"uri": "azureml:nowhere-data:4"}}}})
+    result = check_readiness(pair, scenario.secondary, [job], [], {}, ResourceMaps.of_pair(pair, opts.primary))
+    assert result["reasons"] == [f"job dependencies neither cataloged nor on {opts.secondary}: "
+                                 "data:nowhere-data:3, data:nowhere-data:4"]
+    assert result["checked"]["missing_dependencies"] == 2
+    cataloged = [Artifact(ArtifactKind.DATA, "nowhere-data", version) for version in ("3", "4")]
+    assert check_readiness(pair, scenario.secondary, [job], cataloged, {})["ready"]
