@@ -192,3 +192,44 @@ def test_the_claim_is_one_conditional_write(azurite: AzuriteEndpoints) -> None:
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(starter, range(16)))
         assert len(won) == 1 and services().pair_state.read(pair).claim.token == won[0]
+
+
+class RuntimeBlip(ManagementApi):
+    """The Durable runtime stops answering at the start (503), and keeps not answering until told."""
+
+    armed = False
+    down = False
+
+    def _start(self, req: Request, name: str, instance_id: str | None) -> Reply:
+        if self.armed:
+            self.down = True
+            return Reply(503, {"Message": "The service is unavailable"})
+        return super()._start(req, name, instance_id)
+
+    def _status(self, req: Request, instance_id: str) -> Reply:
+        return Reply(503, {"Message": "The service is unavailable"}) if self.down else super()._status(req, instance_id)
+
+
+def test_a_start_the_runtime_refused_leaves_no_claim_behind(azurite: AzuriteEndpoints) -> None:
+    """start_new fails and the runtime can't say whether anything runs: the claim is released anyway (nothing of
+    ours began), so the action group's redelivery, once the runtime is back, starts the failover (not "already
+    running" for CLAIM_GRACE, the alert consumed)."""
+    from tests.test_detection import post_alert, wait_done
+
+    with durable_world(azurite, api=RuntimeBlip) as world:
+        pair, api = world.scenario.pair, world.api
+        assert isinstance(api, RuntimeBlip)
+        world.scenario.primary.set_faults("down=1")
+        body = alert_body(world)
+        api.armed = True
+        first = post_alert(world, body)
+        assert first.status_code == 503, first.get_body()
+        state = services().pair_state.read(pair)
+        assert state.claim is None and state.last_decision is not None and not state.last_decision["started"]
+        assert world.instances() == []
+
+        api.armed = api.down = False  # the runtime is back: Azure Monitor retries the delivery
+        again = post_alert(world, body)
+        assert again.status_code == 202, again.get_body()
+        wait_done(world)
+        assert services().pointers.read(pair).active == world.scenario.config.pair(pair).secondary.name

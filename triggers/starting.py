@@ -158,7 +158,10 @@ async def _start_with(client: df.DurableOrchestrationClient, request: FailoverRe
             await client.start_new(orchestration, instance_id,
                                    request.model_copy(update={"claim": claim.token}).model_dump(mode="json"))
         except Exception as exc:  # the runtime refused (started without a claim) or is unreachable
-            running = await is_running(client, instance_id)
+            try:
+                running = await is_running(client, instance_id)
+            except Exception:  # still unreachable: our claim must not outlive this call (see the test)
+                running = False
             decision = Decision(False, f"a {orchestration} is already running for this pair" if running
                                 else f"the runtime did not start it: {str(exc)[:200]}", 409)
             svc.pair_state.release_claim(pair.name, claim.token, _record(kind, request, instance_id,
