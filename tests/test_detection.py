@@ -216,6 +216,9 @@ def test_unknown_target_is_4xx_and_audited(azurite: AzuriteEndpoints) -> None:
     (json.dumps({"schemaId": "Microsoft.Insights/activityLogs", "data": {}}).encode(), 422, "schemaId"),
     (json.dumps({"schemaId": "azureMonitorCommonAlertSchema", "data": {"essentials": {}}}).encode(), 422,
      "data.essentials.alertId"),
+    (b"[" * 100_000, 400, "nested too deeply"),  # 100 KB: under the size limit, over the parser's recursion
+    (b'{"schemaId": "azureMonitorCommonAlertSchema", "data": {"a": ' + b"[" * 30_000 + b"]" * 30_000 + b"}}", 400,
+     "nested too deeply"),
 ])
 def test_malformed_alerts_are_4xx_naming_the_problem(azurite: AzuriteEndpoints, payload: bytes, status: int,
                                                      names: str) -> None:
