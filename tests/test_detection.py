@@ -187,8 +187,44 @@ def test_alert_storm_of_1000_concurrent_deliveries_starts_one_orchestration(azur
         elapsed = time.perf_counter() - began
         forget_sdk_session()
         print(f"\nalert storm: 1000 deliveries in {elapsed:.1f} s, {codes.count(202)} started, "
-              f"{codes.count(200)} duplicates, {len(world.instances())} orchestration(s)")
-        assert codes.count(202) == 1 and codes.count(200) == 999
+              f"{codes.count(200)} duplicates, {codes.count(503)} told to retry, "
+              f"{len(world.instances())} orchestration(s)")
+        # a delivery that arrives while the first is being handled is answered 503 (retry), not "duplicate"
+        assert codes.count(202) == 1 and codes.count(200) + codes.count(503) == 999
+        assert len(world.instances()) == 1
+        retried = post_alert(world, body)
+        assert (retried.status_code, json.loads(retried.get_body())["status"]) == (200, "duplicate")
+
+
+def test_a_delivery_while_another_is_handled_is_told_to_retry_and_a_dead_handler_is_taken_over(
+        azurite: AzuriteEndpoints) -> None:
+    """Two ways an alert got lost: a redelivery answered "duplicate" while the first delivery was still being
+    handled (if that handling then failed, its 503 went to a caller that had given up, and nobody retried), and
+    a handler that died mid-call (its row stayed "handling": every retry "duplicate" for 8 days)."""
+    from failover.domain.alerts import parse_alert
+    from failover.stores.alert_deliveries import HANDLING_LEASE, Claim
+
+    with durable_world(azurite) as world:
+        pair, svc = world.scenario.pair, services()
+        world.scenario.primary.set_faults("down=1")
+
+        def claimed(body: dict[str, Any], at: datetime) -> dict[str, Any]:
+            key = parse_alert(json.dumps(body).encode()).delivery_key()
+            assert svc.alerts.claim(pair, key, at) is Claim.NEW
+            return body
+
+        # a handler that claimed this delivery longer ago than the lease, and died
+        dead = claimed(alert_body(world), datetime.now(UTC) - HANDLING_LEASE)
+        assert post_alert(world, dead).status_code == 202
+        wait_done(world)
+
+        busy = claimed(alert_body(world), datetime.now(UTC))  # the first delivery, being handled now
+        answer = post_alert(world, busy)
+        assert (answer.status_code, json.loads(answer.get_body())["status"]) == (503, "in_flight")
+        assert answer.headers.get("Retry-After")
+        svc.alerts.release(pair, parse_alert(json.dumps(busy).encode()).delivery_key())  # ... its handling failed
+        retried = json.loads(post_alert(world, busy).get_body())  # the action group's retry is handled
+        assert retried["status"] == "not_started" and "the standby" in retried["why"], retried  # decided
         assert len(world.instances()) == 1
 
 

@@ -4,7 +4,9 @@ What each kind of alert does is written in docs/alerts.md and decided in
 failover/domain/alerts.py: only a fresh failure signal about the pair's active hub goes on to
 the start guards (the same as the probe's); resolution notices, user-initiated or non-health
 events, stale alerts and alerts about the standby are recorded with their reason.
-Redeliveries (same delivery key) are answered 200 and change nothing. Guard refusals and
+Redeliveries (same delivery key) are answered 200 and change nothing; one that arrives while the
+first delivery is still being handled is answered 503 (the action group retries, in case that
+handling fails). Guard refusals and
 recorded alerts are 200 too: a non-2xx would make the action group retry for nothing.
 """
 
@@ -30,6 +32,7 @@ from failover.domain.alerts import (
 from failover.domain.health import Decision, decide_alert
 from failover.domain.requests import FailoverRequest, Trigger
 from failover.services import Services, services
+from failover.stores.alert_deliveries import Claim
 from failover.stores.pointer import PointerNotFound
 from triggers.starting import StartFacts, start_with
 
@@ -38,8 +41,8 @@ log = logging.getLogger(__name__)
 UNMAPPED = "unmapped"
 
 
-def _json(status: int, body: dict[str, Any]) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json")
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json", headers=headers)
 
 
 @bp.route(route="alerts", methods=["POST"])
@@ -53,13 +56,18 @@ async def alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
     now = datetime.now(UTC)
     subject = _subject(svc, alert)
     partition, key = subject.pair.name if subject else UNMAPPED, alert.delivery_key()
-    if not svc.alerts.claim(partition, key, now):
+    claim = svc.alerts.claim(partition, key, now)
+    if claim is not Claim.NEW:
         # decided here, before any start: a redelivery (of an alert for a pair, or for none)
         with telemetry.decision("alert", subject.pair.name if subject else None, trigger="alert", started=False,
-                                why="unmapped" if subject is None else "duplicate",
+                                why="unmapped" if subject is None else claim.value,
                                 condition=alert.essentials.monitorCondition):
             if subject is None:
                 return _unmapped()
+            if claim is Claim.IN_FLIGHT:  # if that handling fails, this delivery's retry is the alert's last chance
+                return _json(503, {"status": "in_flight", "pair": partition,
+                                   "error": "this alert is being handled by another delivery; retry"},
+                             {"Retry-After": "10"})
             return _json(200, {"status": "duplicate", "pair": partition})
     try:
         status, body = await _handle(client, alert, subject, now)
