@@ -12,6 +12,8 @@ from typing import Any
 
 import azure.functions as func
 import pytest
+from azure.core.pipeline.transport import HttpRequest, RequestsTransport
+from azure.data.tables import TableServiceClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +22,7 @@ from failover.services import services
 from failover.stores.pair_state import HubStreak
 from replayhost.azurite import AzuriteEndpoints
 from tests.durable_world import World, durable_world, entry_point, forget_sdk_session, reconfigure, run
+from tests.local_transport import LocalTransport
 from tests.waiting import wait_until
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -226,6 +229,58 @@ def test_a_delivery_while_another_is_handled_is_told_to_retry_and_a_dead_handler
         retried = json.loads(post_alert(world, busy).get_body())  # the action group's retry is handled
         assert retried["status"] == "not_started" and "the standby" in retried["why"], retried  # decided
         assert len(world.instances()) == 1
+
+
+class RefusingDeletes(RequestsTransport):
+    """Azurite behind the real transport, except entity deletes: 503 (the DR storage failing under load)."""
+
+    def send(self, request: HttpRequest, **kwargs: Any) -> Any:
+        if request.method == "DELETE":
+            return LocalTransport.answer(request, 503, {"odata.error": {
+                "code": "ServerBusy", "message": {"lang": "en-US", "value": "The server is busy."}}})
+        return super().send(request, **kwargs)
+
+
+def test_storage_failing_under_the_webhook_is_a_503_the_action_group_retries(azurite: AzuriteEndpoints) -> None:
+    """Action groups retry a 503, never a 500. The dedupe table down, or the pointer table down and the dedupe row
+    not released, raised out of the function (a 500: the alert lost). Each is a 503 now, and the retry acts once
+    storage is back (a row that could not be released lapses after its lease)."""
+    from failover.stores.alert_deliveries import HANDLING_LEASE, AlertDeliveries
+    from failover.stores.pointer import PointerStore
+    from tests.test_run_accounting import dead_port
+
+    with durable_world(azurite) as world:
+        svc, pair = services(), world.scenario.pair
+        alerts, pointers = svc.alerts, svc.pointers
+        world.scenario.primary.set_faults("down=1")
+        body = alert_body(world)
+        down = azurite.connection_string.replace(f":{azurite.table_port}/", f":{dead_port()}/")
+        svc.alerts = AlertDeliveries.from_service(TableServiceClient.from_connection_string(down, retry_total=0))
+        answer = post_alert(world, body)
+        assert answer.status_code == 503 and "retry" in json.loads(answer.get_body())["error"]
+
+        tables = TableServiceClient.from_connection_string(azurite.connection_string, transport=RefusingDeletes(),
+                                                           retry_total=0)
+        svc.alerts = AlertDeliveries.from_service(tables, alerts.table.table_name)
+        svc.pointers = PointerStore.from_service(TableServiceClient.from_connection_string(down, retry_total=0))
+        assert post_alert(world, body).status_code == 503  # handled, failed, not released
+        assert world.instances() == []
+
+        svc.alerts, svc.pointers = alerts, pointers  # storage is back; the retry after the lease acts
+        from failover.domain.alerts import parse_alert
+
+        key = parse_alert(json.dumps(body).encode()).delivery_key()
+        row = alerts.table.get_entity(pair, alerts_row(key))
+        assert row["state"] == "handling"
+        earlier = (datetime.now(UTC) - HANDLING_LEASE).isoformat(timespec="microseconds")
+        alerts.table.update_entity({"PartitionKey": pair, "RowKey": row["RowKey"], "received_at": earlier})
+        assert post_alert(world, body).status_code == 202
+
+
+def alerts_row(key: str) -> str:
+    from failover.stores.alert_deliveries import _row
+
+    return _row(key)
 
 
 def test_auto_failover_off_records_the_alert_only(azurite: AzuriteEndpoints) -> None:

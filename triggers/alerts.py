@@ -52,6 +52,14 @@ async def alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
         alert = parse_alert(req.get_body())
     except AlertPayloadError as exc:
         return _json(exc.status, {"error": str(exc), "field": exc.field})
+    try:
+        return await _deliver(client, alert)
+    except Exception:  # storage or the runtime: a 503 the action group retries (a 500 it would not)
+        log.exception("alert %s could not be handled", alert.essentials.alertId)
+        return _json(503, {"error": "the alert could not be handled now; retry"})
+
+
+async def _deliver(client: df.DurableOrchestrationClient, alert: CommonAlert) -> func.HttpResponse:
     svc = services()
     now = datetime.now(UTC)
     subject = _subject(svc, alert)
@@ -72,14 +80,16 @@ async def alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
     try:
         status, body = await _handle(client, alert, subject, now)
     except Exception:
-        svc.alerts.release(partition, key)  # let the action group's retry act
-        log.exception("alert %s for %s could not be handled", alert.essentials.alertId, partition)
-        return _json(503, {"error": "the alert could not be handled now; retry"})
-    svc.alerts.finish(partition, key, str(body.get("status") or status))
-    try:
+        try:
+            svc.alerts.release(partition, key)  # let the action group's retry act
+        except Exception:  # the claim lapses after its lease instead
+            log.warning("alert delivery %s of %s was not released", key[:200], partition, exc_info=True)
+        raise
+    try:  # what was done stands, whatever the bookkeeping says
+        svc.alerts.finish(partition, key, str(body.get("status") or status))
         svc.alerts.purge_expired(partition, now)
-    except Exception:  # housekeeping: the next delivery tries again
-        log.warning("expired alert deliveries of %s were not purged", partition, exc_info=True)
+    except Exception:  # an unfinished row lapses after its lease; expired rows go on the next delivery
+        log.warning("alert delivery bookkeeping of %s failed", partition, exc_info=True)
     return _json(status, body)
 
 
