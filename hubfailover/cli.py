@@ -41,6 +41,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port (0-65535)")
+    return value
+
+
 def _report_path(text: str) -> Path:
     """Where --json goes: refused before the run, not after it (a traceback and the report lost)."""
     path = Path(text)
@@ -87,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_operator_parsers(sub)  # status, failover, recover, approve, reject, ack, failback, watch
     serve = sub.add_parser("serve", help="run the app's HTTP routes and timers on loopback (Azurite, replay host)")
-    serve.add_argument("--port", type=_positive, default=7071, help="loopback port (default 7071; 0: any free)")
+    serve.add_argument("--port", type=_port, default=7071, help="loopback port (default 7071; 0: any free)")
     serve.add_argument("--config", help="hub-pair configuration: a path or the JSON (default: FAILOVER_CONFIG, "
                                         "else the drill's seeded world)")
     serve.add_argument("--storage", metavar="CONN", help="storage connection string (default: embedded Azurite)")

@@ -28,6 +28,7 @@ from typing import Any
 import azure.functions as func
 
 from failover.domain import settings as app_settings
+from failover.domain.secrets import scrub
 from failover.services import services
 from rehearsal.serve_functions import HttpFunction, Invoker, http_functions, split_path, timer_functions
 from rehearsal.serve_timers import TimerLoop, resolve_schedule
@@ -277,6 +278,7 @@ def api_key_from_env() -> tuple[str, bool]:
 
 def serve_command(args: Any) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(stderr=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -291,8 +293,8 @@ def serve_command(args: Any) -> int:
     server = LocalServer(options, key)
     try:
         base = server.start()
-    except OSError as exc:
-        console.print(f"[red]serve could not start:[/] {exc}")
+    except Exception as exc:  # a port taken, a bad --config, storage unreachable: said, never a traceback
+        console.print(f"[red]serve could not start:[/] {type(exc).__name__}: {escape(scrub(str(exc))[:1500])}")
         return 1
     try:
         console.print(f"[bold]hubfailover serve[/] on {base}  (routes under /api/; Durable webhooks under "

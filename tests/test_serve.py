@@ -251,3 +251,21 @@ def test_serve_process_generates_a_key_and_stops_on_sigterm(azurite: AzuriteEndp
     text = log.read_text()
     assert text.count(key) == 1, "the key appears once: on the generated-key line"
     assert "stopping" in text
+
+
+@pytest.mark.parametrize(("args", "code", "says"), [
+    (["--port", "70000"], 2, "argument --port: 70000 is not a port"),
+    (["--config", "{}"], 1, "serve could not start: ConfigError: invalid failover configuration"),
+    (["--config", "/nonexistent/failover.json"], 1, "cannot read '/nonexistent/failover.json'"),
+    (["--storage", "garbage"], 1, "serve could not start: StorageNotConfigured"),
+], ids=["port out of range", "config without pairs", "config file missing", "storage garbage"])
+def test_serve_that_can_not_start_says_why_never_a_traceback(azurite: AzuriteEndpoints, args: list[str], code: int,
+                                                             says: str) -> None:
+    storage = [] if "--storage" in args else ["--storage", azurite.connection_string]
+    proc = subprocess.run([sys.executable, "-m", "failover", "serve", "--no-timers", *storage,
+                           *(args if "--port" in args else ["--port", "0", *args])], cwd=ROOT, text=True,
+                          capture_output=True, timeout=patience(60), env={**os.environ, "COLUMNS": "200"})
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == code, out
+    assert says in out and "Traceback" not in out
+    assert azurite.connection_string.split("AccountKey=")[1].split(";")[0] not in out  # no key in the message
