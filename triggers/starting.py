@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -147,6 +147,9 @@ async def _start_with(client: df.DurableOrchestrationClient, request: FailoverRe
         busy = _busy(runtimes, state.claim, now)
         decision = (_other_run(busy) if busy not in (None, instance_id)
                     else decide(StartFacts(busy is not None, state, pointer, now)))
+        if (busy is not None and state.claim is not None and not any(r.running for r in runtimes.values())
+                and "running for this pair" in decision.why):
+            decision = replace(decision, why=_starting_now(state.claim))  # nothing runs yet: say who claimed
         decided["decision"] = decision
         return _record(kind, request, instance_id, decision, now, note), (
             claim if decision.start and RUN_CLAIM else None)
@@ -173,6 +176,13 @@ async def _start_with(client: df.DurableOrchestrationClient, request: FailoverRe
                      outcome="started" if result.started else "refused",
                      detail=_record(kind, request, instance_id, decision, now, note))
     return result
+
+
+def _starting_now(claim: RunClaim) -> str:
+    what = "recover" if claim.instance_id.startswith("recover-") else "failover"
+    return (f"a {what} is already running for this pair: being started by {claim.requested_by} ({claim.trigger}) "
+            f"since {claim.claimed_at.isoformat()}; if that starter died, its claim lapses at "
+            f"{(claim.claimed_at + CLAIM_GRACE).isoformat()}")
 
 
 def _record(kind: str, request: FailoverRequest, instance_id: str, decision: Decision, now: datetime,
