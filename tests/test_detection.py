@@ -168,6 +168,58 @@ def test_after_a_failover_an_alert_on_the_old_primary_never_fails_back_into_the_
         assert refused[-1].detail["why"] == answer["why"]
 
 
+def two_pairs_sharing_the_standby(world: World) -> tuple[str, str]:
+    """A second pair whose standby is the world's secondary (repeated verbatim); auto-failover off on both, so the
+    answers say what each pair decided without starting runs."""
+    import os
+
+    from failover.domain import settings as app_settings
+    from failover.domain.config import parse_config
+    from failover.services import reset_services
+    from rehearsal.scenario import drill_config
+
+    config = drill_config(world.options)
+    first = config["pairs"][0]
+    second = json.loads(json.dumps(first))
+    second.update(name=f"o{first['name']}", alert_targets=[], auto_failover=False)
+    second["primary"].update(name=f"p2{first['name']}", workspace_name=f"mlw-p2{first['name']}")
+    first["auto_failover"] = False
+    config["pairs"].append(second)
+    text = json.dumps(config)
+    os.environ[app_settings.FAILOVER_CONFIG] = text
+    world.scenario.config = parse_config(text, "test configuration")
+    reset_services()
+    return first["name"], second["name"]
+
+
+def test_an_alert_on_a_standby_active_in_two_pairs_is_decided_for_both(azurite: AzuriteEndpoints) -> None:
+    """Both pairs failed over to their shared standby; then it fails. The alert was decided for the first pair
+    only, the second left on the failing hub until its probes caught up: now each pair where the hub is active
+    decides (and dedupes) on its own, and the answer lists both."""
+    with durable_world(azurite) as world:
+        a, b = two_pairs_sharing_the_standby(world)
+        svc = services()
+        shared = world.scenario.config.pair(a).secondary
+        for name in (a, b):
+            pair = world.scenario.config.pair(name)
+            before = svc.pointers.ensure(name, pair.primary.name, shared.name)
+            svc.pointers.flip(name, expected_active=pair.primary.name, expected_generation=before.generation,
+                              to=shared.name, by="test", reason="region down")
+        body = alert_body(world, target=shared.arm_id)
+        answer = post_alert(world, body)
+        got = json.loads(answer.get_body())
+        assert answer.status_code == 200 and got["status"] == "several_pairs", got
+        assert [(p["pair"], p["status"], p["hub"]) for p in got["pairs"]] == [
+            (a, "not_started", shared.name), (b, "not_started", shared.name)]
+        assert all("auto-failover is off" in p["why"] for p in got["pairs"])
+        for name in (a, b):
+            [record] = svc.audit.list(name, "alert")
+            assert record.outcome == "refused" and record.detail["alert"]["hub"] == shared.name
+        again = json.loads(post_alert(world, body).get_body())
+        assert [p["status"] for p in again["pairs"]] == ["duplicate", "duplicate"]
+        assert world.instances() == []
+
+
 def test_redelivered_alert_is_answered_200_and_changes_nothing(azurite: AzuriteEndpoints) -> None:
     with durable_world(azurite, mode="hot-cold") as world:  # hot-cold: the first run waits for approval
         body = alert_body(world, alert_id="alert-1")

@@ -29,6 +29,7 @@ from failover.domain.alerts import (
     assess_alert,
     parse_alert,
 )
+from failover.domain.config import HubPair
 from failover.domain.health import Decision, decide_alert
 from failover.domain.requests import FailoverRequest, Trigger
 from failover.services import Services, services
@@ -62,7 +63,26 @@ async def alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
 async def _deliver(client: df.DurableOrchestrationClient, alert: CommonAlert) -> func.HttpResponse:
     svc = services()
     now = datetime.now(UTC)
-    subject = _subject(svc, alert)
+    subjects = _subjects(svc, alert)
+    if len(subjects) <= 1:
+        return await _deliver_to(client, alert, subjects[0] if subjects else None, now)
+    answers: list[func.HttpResponse] = []
+    for subject in subjects:  # each pair decides and dedupes on its own; one failing does not stop the others
+        try:
+            answers.append(await _deliver_to(client, alert, subject, now))
+        except Exception:
+            log.exception("alert %s for %s could not be handled", alert.essentials.alertId, subject.pair.name)
+            answers.append(_json(503, {"pair": subject.pair.name, "error": "the alert could not be handled now; "
+                                                                           "retry"}))
+    codes = [answer.status_code for answer in answers]
+    status = 503 if 503 in codes else 202 if 202 in codes else 200  # a 503: the retry redoes only that pair
+    return _json(status, {"status": "several_pairs", "pairs": [json.loads(a.get_body()) for a in answers]},
+                 {"Retry-After": "10"} if status == 503 else None)
+
+
+async def _deliver_to(client: df.DurableOrchestrationClient, alert: CommonAlert, subject: AlertSubject | None,
+                      now: datetime) -> func.HttpResponse:
+    svc = services()
     partition, key = subject.pair.name if subject else UNMAPPED, alert.delivery_key()
     claim = svc.alerts.claim(partition, key, now)
     if claim is not Claim.NEW:
@@ -98,17 +118,22 @@ def _unmapped() -> func.HttpResponse:
                        "field": "data.essentials.alertTargetIDs"})
 
 
-def _subject(svc: Services, alert: CommonAlert) -> AlertSubject | None:
-    """The pair (and hub) the alert is about; of several (a shared standby), the pair where that hub is active."""
+def _subjects(svc: Services, alert: CommonAlert) -> list[AlertSubject]:
+    """The pairs (and hub) the alert is for. Of several (a standby shared by pairs, or targets naming hubs of
+    several pairs), each pair where that hub is active now: an outage of a hub concerns every pair running on it.
+    Where it is active in none, the first pair records the alert (about its standby)."""
     subjects = alert_subjects(svc.config, alert)
-    if len(subjects) > 1:
-        for subject in subjects:
-            try:
-                if svc.pointers.read(subject.pair.name).active == subject.hub:
-                    return subject
-            except PointerNotFound:
-                continue
-    return subjects[0] if subjects else None
+    if len(subjects) <= 1:
+        return subjects
+    active = [s for s in subjects if _active(svc, s.pair) == s.hub]
+    return active or subjects[:1]
+
+
+def _active(svc: Services, pair: HubPair) -> str:
+    try:
+        return svc.pointers.read(pair.name).active
+    except PointerNotFound:  # never probed nor failed over: its primary
+        return pair.primary.name
 
 
 def _describe(alert: CommonAlert) -> dict[str, Any]:
