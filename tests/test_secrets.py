@@ -69,9 +69,43 @@ def test_names_that_are_not_secrets(name: str) -> None:
     ("python train.py --token abc123xyz", "assignment"),
     ("export DB_PASS=hunter2 && python score.py", "assignment"),
     ('{"password": "correct-horse"}', "assignment"),
+    # a secret inside another assignment's value, or in a URL's query (``https:`` reads as a name)
+    ("env:DB_PASS=hunter22x", "assignment"),
+    ("https://api.example.com/v1/score?api_key=abc123def456&format=json", "assignment"),
+    ("SCORING_URL=https://api.example.com/v1?access_token=abc123def456", "assignment"),
+    ("https://fn-score.azurewebsites.net/api/score?code=aBcD1234eFgH5678iJkL9012mNoP==", "url_key"),
+    # passwords given to short flags
+    ("docker login -u ci -p hunter22x myregistry.azurecr.io", "assignment"),
+    ("az login --service-principal -u 0000-1111 -p hunter22x --tenant t", "assignment"),
+    ("curl -u admin:hunter22x https://internal.example.com/export", "assignment"),
 ])
 def test_secret_values_whatever_the_field(value: str, kind: str) -> None:
     assert secret_kind(value) == kind
+
+
+@pytest.mark.parametrize("command", [
+    "huggingface-cli login --token $HF_TOKEN && python train.py",
+    "export PGPASSWORD=$DB_PASS; psql -h db -f load.sql",
+    'python train.py --api-key "$OPENAI_API_KEY" --epochs 3',
+    "python train.py --token ${HF_TOKEN}",
+    "python a.py --password=$(cat /run/secrets/db-password)",
+    "python score.py --token %HF_TOKEN%",
+    "docker login -u ci -p $ACR_PASSWORD myregistry.azurecr.io",
+    "curl -u admin:$EXPORT_PW https://internal.example.com/export",
+    "python x.py --db postgresql://app:${PGPASSWORD}@db:5432/app",
+])
+def test_a_command_that_reads_its_secret_from_the_environment_is_kept(command: str) -> None:
+    """The recommended way to pass a secret: an environment variable the command reads. The variable is the
+    secret (withheld by its name); the command holds none, and withholding it would fail the job."""
+    assert secret_kind(command) is None
+    spec = {"command": command, "environmentVariables": {"HF_TOKEN": "hf_abc"}}
+    assert redact(spec)["command"] == command
+
+
+def test_single_quotes_and_environment_values_are_literal() -> None:
+    """No shell expansion in single quotes, nor in an environment variable's value: ``$…`` is the secret."""
+    assert scrub("python a.py --token '$ecretPa55'") == "python a.py --token ***"
+    assert redact({"DB_PASS": "$ecretPa55"}) == {"DB_PASS": "***hubfailover-secret:DB_PASS***"}
 
 
 @pytest.mark.parametrize("value", [

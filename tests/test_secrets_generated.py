@@ -30,7 +30,7 @@ from failover.domain import settings as app_settings
 from failover.domain.config import parse_config
 from failover.domain.model import MUTABLE_KINDS, RECOVERY_ORDER, Artifact, ArtifactKind, JobRecord
 from failover.domain.secrets import LEGACY_PLACEHOLDER, MARKER_PREFIX
-from failover.domain.serving import creation_form
+from failover.domain.serving import ENDPOINT_KIND_OF, creation_form, endpoint_of
 from failover.hubs.key_vault import KeyVaultSecrets
 from failover.hubs.simulated_hub import DEFAULT_TABLE, SimulatedHub
 from failover.services import reset_services, services
@@ -96,7 +96,9 @@ def secret_value(draw: st.DrawFn, planted: Planted) -> str:
         "AccountKey={s}==;EndpointSuffix=core.windows.net", "Server=tcp:db;Database=x;User ID=app;Password={s};",
         "Bearer {s}0", "sk-{s}", "ghp_{s}{s}", "hf_{s}{s}", "github_pat_{s}{s}", "xoxb-{s}",
         "python train.py --epochs 3 --{flag} {s}", "export {name}={s} && python score.py",
-        '{{"{name}": "{s}", "retries": 3}}', "-----BEGIN PRIVATE KEY-----\n{s}\n-----END PRIVATE KEY-----"]))
+        '{{"{name}": "{s}", "retries": 3}}', "-----BEGIN PRIVATE KEY-----\n{s}\n-----END PRIVATE KEY-----",
+        "https://api.example.com/v1/score?api_key={s}&format=json", "https://fn.azurewebsites.net/api/x?code={s}{s}",
+        "env:{name}={s}", "docker login -u ci -p {s} acr.azurecr.io"]))
     return shape.format(s=secret, scheme=draw(st.sampled_from(["postgresql", "mongodb+srv", "https", "redis", "amqp"])),
                         user=draw(st.sampled_from(["app", "svc", "oauth2"])),
                         flag=draw(st.sampled_from(["token", "password", "api-key", "client-secret"])),
@@ -336,7 +338,8 @@ def test_no_generated_secret_reaches_any_blob_or_table(
         try:
             env = secondary.get_asset(artifact.kind, artifact.name, None).spec["properties"]["environmentVariables"]
         except Exception:
-            assert "unresolved:" in failed[artifact.key], report["errors"]
+            endpoint = Artifact(ENDPOINT_KIND_OF[artifact.kind], endpoint_of(artifact.name), None).key
+            assert "unresolved:" in failed.get(artifact.key, "") + failed.get(endpoint, ""), report["errors"]
             continue
         for name, mapped in MAPPED.items():
             if name in artifact.spec["properties"]["environmentVariables"]:

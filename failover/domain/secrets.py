@@ -83,6 +83,8 @@ def is_secret_name(name: str) -> bool:
 _VALUE_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("url_credentials", re.compile(r"[a-z][a-z0-9+.\-]*://[^\s/@:]*:(?P<s>[^\s/@]+)@", re.I)),
     ("sas", re.compile(r"[?&]sig=(?P<s>[^&\s]+)", re.I)),
+    # An Azure Functions key (``?code=``): long, or it is some other code (an OAuth callback's is a secret too).
+    ("url_key", re.compile(r"[?&]code=(?P<s>[^&\s#\"']{20,})", re.I)),
     ("connection_string", re.compile(
         r"(?:AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd|AccessKey|ApiKey|ClientSecret|"
         r"SharedSecret)\s*=\s*(?P<s>[^;\s]+)", re.I)),
@@ -98,18 +100,30 @@ _VALUE_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"|[A-Za-z0-9+/]{86}==")),
 )
 # NAME=value, "NAME": "value", NAME:value and --name value / --name=value inside a longer text.
+# A lookahead, so matches overlap: the value of one assignment may hold another (``env:DB_PASS=…``, a URL
+# ``https://…?api_key=…`` whose ``https:`` reads as a name) and each is looked at.
 _ASSIGNMENT = re.compile(
-    r"(?<![\w.-])[\"']?(?P<name>[A-Za-z_][\w.-]*)[\"']?(?P<sep>=|:)\s*"
-    r"(?P<s>\"[^\"]*\"|'[^']*'|[^\s;&,\"'})]+)")
+    r"(?=(?<![\w./-])[\"']?(?P<name>[A-Za-z_][\w.-]*)[\"']?(?P<sep>=|:)\s*"
+    r"(?P<s>\"[^\"]*\"|'[^']*'|[^\s;&,\"'})]+))")
 _FLAG = re.compile(r"(?<![\w-])--?(?P<name>[A-Za-z][\w-]*)(?:=|\s+)(?P<s>[^\s-]\S*)")
+# Command lines that pass a password to a short flag: ``docker login -u me -p …``, ``az login … -p …``,
+# ``curl -u user:…``.
+_CLI_PASSWORD = re.compile(
+    r"\blogin\b[^\n;&|]*?\s-p\s+(?P<s>[^\s-]\S*)|(?:^|\s)(?:-u|--user)\s+[^\s:]+:(?P<s2>[^\s@]+)(?=\s|$)")
 _KEYISH_RUN = re.compile(r"[A-Za-z0-9+/]{32,}={0,2}")
 # Every shape above needs one of these (lowercased): one search rules out most values at once.
 _HINTS = re.compile(
-    r"://[^\s]*@|sig=|bearer\s|basic\s|-----begin|sk-|[rs]k_|gh[pousr]_|github_pat_|glpat-|hf_|xox|npm_|akia|aiza|eyj"
+    r"://[^\s]*@|sig=|code=|login|-u\s|--user\s"
+    r"|bearer\s|basic\s|-----begin|sk-|[rs]k_|gh[pousr]_|github_pat_|glpat-|hf_|xox|npm_|akia|aiza|eyj"
     r"|pass|pwd|secret|token|key|cred|auth|cookie|conn|signature|(?<![a-z])(?:pat|sas|sig)(?![a-z])")
 _WORD_RUN = re.compile(r"[a-z]{3,}|[A-Z]{3,}")
 # Values that point at a secret instead of holding one: keep them.
 _REFERENCE = re.compile(r"^(?:@Microsoft\.KeyVault\(.*\)|\$\{\{[^}]*\}\}|\$\{[A-Za-z_][\w.]*\})$", re.S)
+# Inside a command line, the shell's ways of reading a secret from the job's environment or a file
+# (``$HF_TOKEN``, ``"${HF_TOKEN}"``, ``%HF_TOKEN%``, ``$(cat /run/secrets/pw)``): the recommended way to pass
+# a secret to a command is an environment variable, and withholding the command for it would fail the job.
+# Not in single quotes (no expansion there), and not a whole value (environment variables are literal).
+_SHELL_REFERENCE = re.compile(r'^"?(?:\$[A-Za-z_]\w*|\$\{[A-Za-z_]\w*\}|\$\(.*|%[A-Za-z_]\w*%)"?$', re.S)
 # Query parameters of a SAS (the signature and its terms): dropped from a signed URL together.
 _SAS_PARAMS = frozenset({"sv", "ss", "srt", "sp", "se", "st", "spr", "sig", "si", "sr", "sdd", "skoid", "sktid", "skt",
                          "ske", "sks", "skv", "saoid", "suoid", "scid", "sduoid", "ses", "rscc", "rscd", "rsce",
@@ -134,9 +148,13 @@ def _key_shaped(run: str) -> bool:
     return wordy < 0.45 and _entropy(run) >= 4.0
 
 
+def _is_reference(text: str) -> bool:
+    return _REFERENCE.match(text.strip("\"'")) is not None or _SHELL_REFERENCE.match(text) is not None
+
+
 def _assignment_is_secret(match: re.Match[str]) -> bool:
     value = match.group("s").strip("\"'")
-    if not value or not is_secret_name(match.group("name")) or _REFERENCE.match(value) or is_marker(value):
+    if not value or not is_secret_name(match.group("name")) or _is_reference(match.group("s")) or is_marker(value):
         return False
     if value.lower() in ("bearer", "basic"):
         return False  # "Authorization: Bearer <token>": the token is the secret (auth_header)
@@ -149,7 +167,8 @@ def _secret_spans(value: str) -> Iterator[tuple[str, int, int]]:
     for kind, pattern in _VALUE_SHAPES:
         for match in pattern.finditer(value):
             group = "s" if "s" in pattern.groupindex else 0
-            yield kind, match.start(group), match.end(group)
+            if not _is_reference(match.group(group)):  # PGPASSWORD=$DB_PASS, postgresql://u:${PW}@h
+                yield kind, match.start(group), match.end(group)
     for match in _KEYISH_RUN.finditer(value):
         if _key_shaped(match.group()):
             yield "key_shape", match.start(), match.end()
@@ -157,6 +176,10 @@ def _secret_spans(value: str) -> Iterator[tuple[str, int, int]]:
         for match in pattern.finditer(value):
             if _assignment_is_secret(match):
                 yield "assignment", match.start("s"), match.end("s")
+    for match in _CLI_PASSWORD.finditer(value):
+        group = "s" if match.group("s") is not None else "s2"
+        if not _is_reference(match.group(group)):
+            yield "assignment", match.start(group), match.end(group)
 
 
 def secret_kind(value: str) -> str | None:
