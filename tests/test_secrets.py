@@ -102,6 +102,18 @@ def test_a_command_that_reads_its_secret_from_the_environment_is_kept(command: s
     assert redact(spec)["command"] == command
 
 
+def test_azure_mls_own_key_vault_references_are_kept_and_public_keys_are_not_secrets() -> None:
+    """A job's ``secretsConfiguration`` names Key Vault secrets the service reads when the job starts: withheld,
+    the job would fail unresolved for a secret it never carried."""
+    spec = {"properties": {"jobType": "Command", "command": "python train.py", "secretsConfiguration": {
+        "DB_PASSWORD": {"uri": "https://kv-ml.vault.azure.net/secrets/db-password/0123", "workspaceSecretName": "db"},
+        "HF_TOKEN": {"workspaceSecretName": "hf-token"}}},
+        "ssh_public_key": "ssh-rsa AAAAB3NzaC1yc2E alice@host"}
+    assert redact(spec) == spec and needs(redact(spec)) == []
+    for smuggled in ({"uri": "https://evil.example.com/secrets/x"}, {"value": "hunter22"}, {"uri": "hunter22"}):
+        assert redact({"HF_TOKEN": smuggled}) == {"HF_TOKEN": "***hubfailover-secret:HF_TOKEN***"}
+
+
 def test_single_quotes_and_environment_values_are_literal() -> None:
     """No shell expansion in single quotes, nor in an environment variable's value: ``$…`` is the secret."""
     assert scrub("python a.py --token '$ecretPa55'") == "python a.py --token ***"

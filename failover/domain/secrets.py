@@ -50,6 +50,7 @@ _NOT_SECRET_KEYS = frozenset({
     "partition", "sort", "row", "cache", "hash", "foreign", "join", "group", "lookup", "index", "label", "target",
     "feature", "entity", "dedup", "idempotency", "shard", "routing", "object", "s3", "blob", "map", "dict", "json",
     "metric", "column", "primary_key_column", "sort_key", "id", "name", "unique", "natural", "composite", "order",
+    "public",  # ssh_public_key, public_key: the half of a key pair that is meant to be shared
 })
 _NOT_SECRET_TOKENS = frozenset({"pad", "eos", "bos", "unk", "sep", "cls", "mask", "start", "end", "special", "max",
                                 "num", "min", "total", "chat", "image", "stop", "eot", "next", "page", "continuation",
@@ -128,6 +129,19 @@ _SHELL_REFERENCE = re.compile(r'^"?(?:\$[A-Za-z_]\w*|\$\{[A-Za-z_]\w*\}|\$\(.*|%
 _SAS_PARAMS = frozenset({"sv", "ss", "srt", "sp", "se", "st", "spr", "sig", "si", "sr", "sdd", "skoid", "sktid", "skt",
                          "ske", "sks", "skv", "saoid", "suoid", "scid", "sduoid", "ses", "rscc", "rscd", "rsce",
                          "rscl", "rsct"})
+
+
+# Azure ML's own reference to a Key Vault secret (a job's ``secretsConfiguration``: the service reads the
+# secret when the job starts): ``{"uri": "https://<vault>.vault.azure.net/secrets/<name>", "workspaceSecretName": …}``.
+_KEY_VAULT_SECRET_URI = re.compile(r"^https://[^/\s]+\.vault\.(?:azure\.net|azure\.cn|usgovcloudapi\.net)/secrets/[^\s?#]+$",
+                                   re.I)
+
+
+def _is_reference_object(value: Any) -> bool:
+    if not isinstance(value, dict) or not value or not set(value) <= {"uri", "workspaceSecretName"}:
+        return False
+    uri = value.get("uri")
+    return all(isinstance(v, str) for v in value.values()) and (uri is None or bool(_KEY_VAULT_SECRET_URI.match(uri)))
 
 
 def _entropy(text: str) -> float:
@@ -266,7 +280,8 @@ def redact(value: Any, path: str = "", findings: list[Finding] | None = None,
         for key, item in value.items():
             here, keys = _join(path, str(key)), (*_keys, str(key))
             if (is_secret_name(str(key)) and item not in (None, "", {}, []) and not isinstance(item, bool)
-                    and not (isinstance(item, str) and (_REFERENCE.match(item) or is_marker(item)))):
+                    and not (isinstance(item, str) and (_REFERENCE.match(item) or is_marker(item)))
+                    and not _is_reference_object(item)):
                 found.append(Finding(here, "name"))
                 out[key] = secret_marker(_reference(list(keys)))
             else:
