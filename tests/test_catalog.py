@@ -134,16 +134,36 @@ def test_incremental_counts_and_no_write_when_unchanged(env: Env) -> None:
 def test_old_snapshots_are_pruned(azurite: AzuriteEndpoints, unique_name: str) -> None:
     env = Env(azurite, unique_name, keep=3)
     names = []
-    for i in range(6):
+    for i in range(6):  # twelve hours apart: only the newest three and the last day's are kept
         env.primary.put_asset(Artifact(ArtifactKind.DATA, f"d{i}", "1", {"type": "uri_file", "path": f"https://x/{i}"}))
-        names.append(env.sync(T0 + timedelta(minutes=i)).snapshot)
+        names.append(env.sync(T0 + timedelta(hours=12 * i)).snapshot)
     assert env.store.snapshot_names(env.hub_name) == names[-3:]
     snap = env.store.read(env.hub_name)
     assert snap is not None and snap.name == names[-1] and len(snap.artifacts["data"]) == 6
     pinned = env.store.read_snapshot(env.hub_name, names[-2])  # a plan may pin an older one
-    assert len(pinned.artifacts["data"]) == 5 and pinned.taken_at == T0 + timedelta(minutes=4)
+    assert len(pinned.artifacts["data"]) == 5 and pinned.taken_at == T0 + timedelta(hours=48)
     with pytest.raises(CatalogError, match="does not exist"):
         env.store.read_snapshot(env.hub_name, names[0])
+
+
+def test_a_snapshot_a_plan_pinned_outlives_many_syncs_of_a_busy_hub(azurite: AzuriteEndpoints,
+                                                                     unique_name: str) -> None:
+    """A failover pins the snapshot its plan read and reads it again in later stages; a hub whose jobs change
+    at every sync (every 5 minutes here) writes a snapshot each time. An approval wait of an hour must not
+    cost the failover its catalog: snapshots of the last day are kept, however many there are."""
+    env = Env(azurite, unique_name, keep=3)
+    env.primary.seed(jobs=3, artifacts=2, seed=4)
+    pinned = env.sync(T0).snapshot
+    for i in range(1, 13):
+        env.primary.put_asset(Artifact(ArtifactKind.DATA, f"d{i}", "1", {"type": "uri_file", "path": f"https://x/{i}"}))
+        assert env.sync(T0 + timedelta(minutes=5 * i)).pruned == 0
+    assert env.store.read_snapshot(env.hub_name, pinned).name == pinned
+    assert len(env.store.snapshot_names(env.hub_name)) == 13
+    env.primary.put_asset(Artifact(ArtifactKind.DATA, "late", "1", {"type": "uri_file", "path": "https://x/late"}))
+    later = env.sync(T0 + timedelta(hours=25))  # a day on: down to the newest three
+    assert later.pruned == 11 and len(env.store.snapshot_names(env.hub_name)) == 3
+    with pytest.raises(CatalogError, match="does not exist"):
+        env.store.read_snapshot(env.hub_name, pinned)
 
 
 def test_an_unreadable_item_is_named_and_the_rest_cataloged(env: Env) -> None:
