@@ -35,10 +35,11 @@ def make_config(primary: str, policy: dict | None = None, extra_pairs: list[dict
 class Env:
     """A simulated primary, a config naming it, and a catalog store, all on the session's Azurite."""
 
-    def __init__(self, azurite: AzuriteEndpoints, unique: str, keep: int = 5, policy: dict | None = None) -> None:
+    def __init__(self, azurite: AzuriteEndpoints, unique: str, keep: int = 5, policy: dict | None = None,
+                 hub: str = "east") -> None:
         self.conn = azurite.connection_string
         self.table = unique
-        self.hub_name = f"east-{unique}"
+        self.hub_name = f"{hub}-{unique}"
         self.primary = SimulatedHub(self.hub_name, self.conn, table_name=unique)
         self.config = make_config(self.hub_name, policy)
         self.store = CatalogStore(ContainerClient.from_connection_string(self.conn, unique), keep=keep)
@@ -434,4 +435,21 @@ def test_a_missing_manifest_with_kept_snapshots_falls_back(env: Env) -> None:
     snap = env.store.read(env.hub_name)
     assert snap is not None and snap.name == first.snapshot
     assert snap.fallback is not None and snap.fallback.wanted is None and "missing" in snap.fallback.reason
+    assert env.sync(T0 + timedelta(minutes=1)).healed is not None
+
+
+def test_a_manifest_naming_another_hubs_snapshot_is_not_used(azurite: AzuriteEndpoints, unique_name: str) -> None:
+    """A manifest copied from another hub (by hand, by a tool): that hub's items must not be recovered as this
+    hub's. The reader falls back to this hub's own snapshots; the next sync heals."""
+    env = Env(azurite, unique_name)
+    other = Env(azurite, unique_name, hub="west")  # the same catalog container
+    other.primary.seed(jobs=3, artifacts=3, seed=9)
+    other.sync(T0)
+    env.primary.seed(jobs=2, artifacts=2, seed=8)
+    own = env.sync(T0)
+    foreign = other.store.container.download_blob(f"{other.hub_name}/current.json").readall()
+    env.store.container.upload_blob(f"{env.hub_name}/current.json", foreign, overwrite=True)
+    snap = env.store.read(env.hub_name)
+    assert snap is not None and snap.name == own.snapshot and snap.hub == env.hub_name
+    assert snap.fallback is not None and "does not belong to hub" in snap.fallback.reason
     assert env.sync(T0 + timedelta(minutes=1)).healed is not None

@@ -269,8 +269,6 @@ class CatalogStore:
             raise CatalogError(f"catalog of {hub!r}: snapshot {name} does not exist (pruned?)") from None
         except ValueError:
             raise CatalogError(f"catalog of {hub!r}: snapshot {name} is not valid JSON") from None
-        if not isinstance(body, dict) or body.get("hub") != hub:
-            raise CatalogError(f"catalog snapshot {name} does not belong to hub {hub!r}")
         manifest = {"pair": body.get("pair"), "taken_at": body.get("taken_at"), "snapshot": name,
                     "content_hash": body.get("content_hash")}
         return self._verified(hub, manifest, body, "")
@@ -278,6 +276,9 @@ class CatalogStore:
     @staticmethod
     def _verified(hub: str, manifest: dict[str, Any], body: dict[str, Any], etag: str) -> CatalogSnapshot:
         name = str(manifest["snapshot"])
+        if not isinstance(body, dict) or body.get("hub") != hub or not name.startswith(f"{hub}/snapshots/"):
+            # e.g. a manifest copied from another hub: its items are not this hub's
+            raise CatalogError(f"catalog of {hub!r}: snapshot {name} does not belong to hub {hub!r}")
         try:
             snapshot = CatalogSnapshot(
                 hub=hub, pair=manifest["pair"], taken_at=datetime.fromisoformat(manifest["taken_at"]),
