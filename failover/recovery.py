@@ -33,7 +33,16 @@ from failover.domain.resource_maps import ResourceMaps
 from failover.domain.run import ACTIVATION_OUTCOMES
 from failover.domain.secret_map import SecretResolver, SecretsUnresolved, catalog_form
 from failover.domain.secrets import scrub
-from failover.domain.serving import creation_form, size_for, state_form, with_schedule_enabled, with_state_of
+from failover.domain.serving import (
+    DEPLOYMENT_KIND_OF,
+    creation_form,
+    routed_deployments,
+    routes_of,
+    size_for,
+    state_form,
+    with_schedule_enabled,
+    with_state_of,
+)
 from failover.hubs.hub_retry import call_hub
 from failover.hubs.hub_specs import is_anonymous_component
 
@@ -519,7 +528,11 @@ def activate(target: HubClient, source: HubClient | None, items: Sequence[Artifa
                 error["error"] += _enable_on_source_again(source, item)
             errors.append(error)
             return [*outcomes, "failed"]
-        return [*outcomes, "pending" if written is WriteOutcome.PENDING else "activated"]
+        if written is WriteOutcome.PENDING:
+            return [*outcomes, "pending"]
+        if item.kind in DEPLOYMENT_KIND_OF:
+            _report_rerouting(target, item, errors)
+        return [*outcomes, "activated"]
 
     counts = {"expected": len(items), **dict.fromkeys(ACTIVATION_OUTCOMES, 0)}
     pending: list[int] = []
@@ -542,6 +555,21 @@ def _disable_on_source(source: HubClient | None, item: Artifact, errors: list[di
         errors.append({"item": item.key, "error": f"still enabled on {source.hub_id}: {exc.category.value}: {exc}"})
         return "source_pending"
     return "source_disabled"
+
+
+def _report_rerouting(target: HubClient, endpoint: Artifact, errors: list[dict[str, str]]) -> None:
+    """An endpoint whose routed deployments are not all usable on the target routes to the others (the
+    adapters do): say so, with the split the target now has."""
+    try:
+        current = call_hub(partial(target.get_asset, endpoint.kind, endpoint.name, endpoint.version))
+    except HubError:
+        return  # switched a moment ago: the next look (a replay, recover) says it
+    if routes_of(current) == routes_of(endpoint):
+        return
+    lost = sorted(routed_deployments(endpoint) - routed_deployments(current))
+    errors.append({"item": endpoint.key, "error": (
+        f"deployments {lost} are missing or failed on {target.hub_id}: their traffic goes to the others, "
+        f"traffic {routes_of(current)['traffic']} instead of {routes_of(endpoint)['traffic']}")})
 
 
 def _enable_on_source_again(source: HubClient | None, item: Artifact) -> str:
