@@ -38,14 +38,20 @@ VAULT = "kv-ml.vault.azure.net"
 @pytest.mark.parametrize("name", [
     "DB_PASS", "PGPASSWORD", "SECRETKEY", "HF_TOKEN", "OPENAI_API_KEY", "apiKey", "client_secret", "MYSQL_PWD",
     "AZURE_STORAGE_CONNECTION_STRING", "AWS_SECRET_ACCESS_KEY", "GITHUB_PAT", "sas_token", "credentials", "key",
-    "Authorization", "accountKey", "DATABASE_PASSWORD", "passphrase"])
+    "Authorization", "accountKey", "DATABASE_PASSWORD", "passphrase",
+    # a Spark job's conf: Hadoop's Azure storage settings name the account after the secret word
+    "spark.hadoop.fs.azure.account.key.acct.dfs.core.windows.net",
+    "spark.hadoop.fs.azure.account.oauth2.client.secret.acct.dfs.core.windows.net",
+    "fs.azure.sas.container.acct.blob.core.windows.net"])
 def test_secret_names(name: str) -> None:
     assert is_secret_name(name)
 
 
 @pytest.mark.parametrize("name", [
     "MAX_TOKENS", "PAD_TOKEN", "eos_token", "PARTITION_KEY", "sort_key", "LOG_LEVEL", "secretsConfiguration",
-    "keyVaultName", "password_hint", "TOKEN_LIMIT", "ACCESS_KEY_ID", "bypass", "$skipToken", "num_tokens"])
+    "keyVaultName", "password_hint", "TOKEN_LIMIT", "ACCESS_KEY_ID", "bypass", "$skipToken", "num_tokens",
+    "spark.hadoop.fs.azure.account.oauth2.client.id.acct.dfs.core.windows.net",
+    "spark.hadoop.fs.azure.account.auth.type.acct.dfs.core.windows.net", "spark.executor.memory"])
 def test_names_that_are_not_secrets(name: str) -> None:
     assert not is_secret_name(name)
 
@@ -78,6 +84,7 @@ def test_names_that_are_not_secrets(name: str) -> None:
     ("docker login -u ci -p hunter22x myregistry.azurecr.io", "assignment"),
     ("az login --service-principal -u 0000-1111 -p hunter22x --tenant t", "assignment"),
     ("curl -u admin:hunter22x https://internal.example.com/export", "assignment"),
+    ("Ab.8Q~cd~Ef.Gh_Ij-Kl~Mn.Op_Qr-St~Uv.Wx1y", "key_shape"),  # a Microsoft Entra client secret
 ])
 def test_secret_values_whatever_the_field(value: str, kind: str) -> None:
     assert secret_kind(value) == kind

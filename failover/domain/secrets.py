@@ -61,9 +61,16 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
+# Hadoop's Azure storage settings (a Spark job's ``conf``): the secret word sits mid-name, before the account's
+# host (``spark.hadoop.fs.azure.account.key.<account>.dfs.core.windows.net``).
+_HADOOP_AZURE_SECRET = re.compile(r"(?:^|\.)fs\.azure\.(?:account\.key|account\.oauth2\.client\.secret|sas)\.", re.I)
+
+
 @lru_cache(maxsize=8192)  # field names repeat across thousands of specs; they are names, never values
 def is_secret_name(name: str) -> bool:
     """Whether a field (or environment variable, or command-line flag) of this name holds a secret."""
+    if _HADOOP_AZURE_SECRET.search(name):
+        return True
     words = [w for w in re.split(r"[^a-z0-9]+", _snake(name)) if w]
     if not words:
         return False
@@ -97,6 +104,7 @@ _VALUE_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{30,}|\bglpat-[A-Za-z0-9_-]{20,}"
         r"|\bhf_[A-Za-z0-9]{30,}|\bxox[abposr]-[A-Za-z0-9-]{10,}|\bnpm_[A-Za-z0-9]{36}"
         r"|\bAKIA[0-9A-Z]{16}\b|\bAIza[0-9A-Za-z_-]{35}"
+        r"|(?<![\w~.-])[A-Za-z0-9_.~-]{3}\dQ~[A-Za-z0-9_.~-]{31,34}(?![\w~.-])"  # a Microsoft Entra client secret
         r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
         r"|[A-Za-z0-9+/]{86}==")),
 )
@@ -114,7 +122,7 @@ _CLI_PASSWORD = re.compile(
 _KEYISH_RUN = re.compile(r"[A-Za-z0-9+/]{32,}={0,2}")
 # Every shape above needs one of these (lowercased): one search rules out most values at once.
 _HINTS = re.compile(
-    r"://[^\s]*@|sig=|code=|login|-u\s|--user\s"
+    r"://[^\s]*@|sig=|code=|login|-u\s|--user\s|\dq~"
     r"|bearer\s|basic\s|-----begin|sk-|[rs]k_|gh[pousr]_|github_pat_|glpat-|hf_|xox|npm_|akia|aiza|eyj"
     r"|pass|pwd|secret|token|key|cred|auth|cookie|conn|signature|(?<![a-z])(?:pat|sas|sig)(?![a-z])")
 _WORD_RUN = re.compile(r"[a-z]{3,}|[A-Z]{3,}")
