@@ -36,8 +36,8 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 
 from failover.domain.config import FailoverConfig, HubRef
-from failover.domain.model import Artifact, ArtifactKind, JobRecord, content_hash
-from failover.domain.ports import HubClient, UnreadableItem, unreadable_of
+from failover.domain.model import KNOWN_JOB_STATUSES, Artifact, ArtifactKind, JobRecord, content_hash
+from failover.domain.ports import JOB_ITEM, HubClient, UnreadableItem, unreadable_of
 from failover.domain.secrets import Finding, redact, scrub
 
 if TYPE_CHECKING:
@@ -381,6 +381,14 @@ def _gather(client: HubClient, pair: str, config: FailoverConfig, taken_at: str,
     listed_jobs = client.list_jobs(statuses=sorted(wanted))
     jobs = []
     for job in sorted(listed_jobs, key=lambda j: j.name):
+        if job.status not in KNOWN_JOB_STATUSES:  # a status of a newer service: say so, never drop it unseen
+            kept_job = before_jobs.get(job.name)
+            if kept_job is not None:
+                jobs.append(kept_job)
+            report(UnreadableItem(JOB_ITEM, job.name, None, f"status {job.status!r} is not an Azure ML job status "
+                                                             "hubfailover knows: whether it was interrupted can't be "
+                                                             "told"), kept_job is not None)
+            continue
         if job.status not in wanted:  # the port filters too; don't trust every adapter to
             continue
         clean = JobRecord(job.name, job.status, job.experiment_name, job.compute,
