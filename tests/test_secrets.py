@@ -121,6 +121,13 @@ def test_azure_mls_own_key_vault_references_are_kept_and_public_keys_are_not_sec
         assert redact({"HF_TOKEN": smuggled}) == {"HF_TOKEN": "***hubfailover-secret:HF_TOKEN***"}
 
 
+def test_a_signed_url_that_carries_another_secret_is_withheld_whole() -> None:
+    """Dropping the SAS terms must not keep a second credential in the URL the catalog stores."""
+    signed = "https://acct.blob.core.windows.net/c/f.csv?sv=2022-11-02&sig=S1G&api_key=k123456789"
+    assert redact({"inputs": {"data": {"uri": signed}}}) == {
+        "inputs": {"data": {"uri": "***hubfailover-secret:inputs.data***"}}}
+
+
 def test_single_quotes_and_environment_values_are_literal() -> None:
     """No shell expansion in single quotes, nor in an environment variable's value: ``$…`` is the secret."""
     assert scrub("python a.py --token '$ecretPa55'") == "python a.py --token ***"
