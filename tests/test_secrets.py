@@ -327,6 +327,32 @@ def test_an_artifact_with_a_signed_path_is_recreated_with_fresh_access_and_found
     assert again["already_present"] == 1 and again["failed"] == 0  # compared in catalog form
 
 
+def test_a_deployment_gets_its_own_secret_by_the_key_the_error_names(target: SimulatedHub,
+                                                                     vault: KeyVaultEmulator) -> None:
+    """Two deployments calling two AI Services resources (one per region, as the seeds advise) hold two keys
+    under one variable name. The error names the per-item key to map; the configuration accepts it (a
+    deployment's key has a '/' in its name) and each deployment gets its own secret."""
+    vault.vaults[VAULT].update({"aoai-blue": "key-of-blue", "aoai-green": "key-of-green"})
+    endpoint = Artifact(ArtifactKind.ONLINE_ENDPOINT, "chat", None, {"properties": {"authMode": "Key"}})
+    target.put_asset(endpoint)
+    deployments = [Artifact(ArtifactKind.ONLINE_DEPLOYMENT, f"chat/{color}", None, redact({"properties": {
+        "environmentVariables": {"AZURE_OPENAI_API_KEY": f"primary-{color}-key"}}, "sku": {"capacity": 1}}))
+        for color in ("blue", "green")]
+    unmapped = recreate_artifacts(target, deployments, dry_run=True, concurrency=1)
+    keys = [e["error"].split('(or "')[1].split('"')[0] for e in unmapped["errors"]]
+    assert keys == ["online_deployment:chat/blue:/AZURE_OPENAI_API_KEY",
+                    "online_deployment:chat/green:/AZURE_OPENAI_API_KEY"]
+    config = parse_config(_config({"key_vault": "kv-ml", "map": dict(zip(keys, ["aoai-blue", "aoai-green"],
+                                                                             strict=True))}))
+    source = KeyVaultSecrets(StaticTokenCredential(), transport=vault, retry_total=0)
+    resolver = SecretResolver("ml", config.pair("ml").secrets, source)
+    result = recreate_artifacts(target, deployments, dry_run=False, concurrency=1, secrets=resolver)
+    assert result["recreated"] == 2, result["errors"]
+    for color in ("blue", "green"):
+        env = target.get_asset(ArtifactKind.ONLINE_DEPLOYMENT, f"chat/{color}", None).spec["properties"]
+        assert env["environmentVariables"] == {"AZURE_OPENAI_API_KEY": f"key-of-{color}"}
+
+
 def test_without_a_mapping_nothing_is_written_and_no_key_vault_is_needed(target: SimulatedHub) -> None:
     cataloged = Artifact(ArtifactKind.ENVIRONMENT, "env", "1", redact({
         "image": "mcr.microsoft.com/azureml/base:latest", "description": "Bearer abcdefghijklmnop1234"}))
