@@ -99,6 +99,7 @@ def test_secret_values_whatever_the_field(value: str, kind: str) -> None:
     "python score.py --token %HF_TOKEN%",
     "docker login -u ci -p $ACR_PASSWORD myregistry.azurecr.io",
     "curl -u admin:$EXPORT_PW https://internal.example.com/export",
+    "python scripts/login.py -p 8080 --epochs 3",  # a script named login, not a login command
     "python x.py --db postgresql://app:${PGPASSWORD}@db:5432/app",
 ])
 def test_a_command_that_reads_its_secret_from_the_environment_is_kept(command: str) -> None:

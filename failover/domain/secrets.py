@@ -118,7 +118,7 @@ _FLAG = re.compile(r"(?<![\w-])--?(?P<name>[A-Za-z][\w-]*)(?:=|\s+)(?P<s>[^\s-]\
 # Command lines that pass a password to a short flag: ``docker login -u me -p …``, ``az login … -p …``,
 # ``curl -u user:…``.
 _CLI_PASSWORD = re.compile(
-    r"\blogin\b[^\n;&|]*?\s-p\s+(?P<s>[^\s-]\S*)|(?:^|\s)(?:-u|--user)\s+[^\s:]+:(?P<s2>[^\s@]+)(?=\s|$)")
+    r"(?:^|\s)login(?=\s)[^\n;&|]*?\s-p\s+(?P<s>[^\s-]\S*)|(?:^|\s)(?:-u|--user)\s+[^\s:]+:(?P<s2>[^\s@]+)(?=\s|$)")
 _KEYISH_RUN = re.compile(r"[A-Za-z0-9+/]{32,}={0,2}")
 # Every shape above needs one of these (lowercased): one search rules out most values at once.
 _HINTS = re.compile(
