@@ -14,7 +14,7 @@ import pytest
 from failover.domain.config import ConfigError, PairSecrets, parse_config
 from failover.domain.model import Artifact, ArtifactKind, JobRecord
 from failover.domain.ports import ErrorCategory, HubError
-from failover.domain.secret_map import SecretResolver, SecretsUnresolved
+from failover.domain.secret_map import SecretResolver, SecretsUnresolved, SecretUnavailable
 from failover.domain.secrets import (
     LEGACY_PLACEHOLDER,
     MARKER_PREFIX,
@@ -313,6 +313,38 @@ def test_key_vault_refusing_the_identity_fails_the_item_naming_the_role(target: 
                            dry_run=False, concurrency=1, secrets=_resolver(vault, map={"HF_TOKEN": "hf-token"}))
     assert result["failed"] == 1
     assert "Key Vault Secrets User role on vault kv-ml" in result["errors"][0]["error"]
+
+
+def test_an_unreachable_key_vault_costs_one_read_not_one_per_job(target: SimulatedHub,
+                                                                  vault: KeyVaultEmulator) -> None:
+    """A vault behind a private endpoint in the failed region does not answer. Each of a thousand jobs sharing
+    HF_TOKEN waiting through the SDK's retries (and connect timeouts) would hold the recovery for hours: the
+    first failure is kept a while, and the other jobs fail at once with the same message."""
+    vault.unreachable.add(VAULT)
+    source = KeyVaultSecrets(StaticTokenCredential(), transport=vault, retry_total=2, retry_backoff_factor=0.01)
+    resolver = SecretResolver("ml", PairSecrets.model_validate({"key_vault": "kv-ml", "map": {"HF_TOKEN": "hf-token"}}),
+                              source)
+    jobs = [_cataloged(f"train-{i}", {"HF_TOKEN": f"x{i}"}) for i in range(30)]
+    result = resubmit_jobs(target, None, jobs, generation=1, compute_map={}, dry_run=False, concurrency=4,
+                           secrets=resolver)
+    assert result["failed"] == 30
+    assert {e["error"] for e in result["errors"]} == {
+        "unresolved: HF_TOKEN: https://kv-ml.vault.azure.net/secrets/hf-token: Key Vault kv-ml is unreachable"}
+    assert vault.attempts[VAULT] == 3  # one read: the first try and the SDK's two retries
+
+
+def test_a_failed_key_vault_read_is_tried_again_after_a_while(vault: KeyVaultEmulator) -> None:
+    clock = [0.0]
+    source = KeyVaultSecrets(StaticTokenCredential(), transport=vault, retry_total=0, clock=lambda: clock[0])
+    uri = f"https://{VAULT}/secrets/hf-token"
+    vault.unreachable.add(VAULT)
+    for _ in range(3):
+        with pytest.raises(SecretUnavailable, match="unreachable"):
+            source.secret(uri)
+    assert vault.attempts[VAULT] == 1
+    vault.unreachable.clear()
+    clock[0] += 61  # Key Vault fails over by itself: a later look may find it
+    assert source.secret(uri) == "hf_from_key_vault"
 
 
 def test_an_artifact_with_a_signed_path_is_recreated_with_fresh_access_and_found_present_next_time(

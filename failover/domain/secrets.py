@@ -171,7 +171,9 @@ def _key_shaped(run: str) -> bool:
 
 
 def _is_reference(text: str) -> bool:
-    return _REFERENCE.match(text.strip("\"'")) is not None or _SHELL_REFERENCE.match(text) is not None
+    bare = text.strip("\"'")
+    return (_REFERENCE.match(bare) is not None or _SHELL_REFERENCE.match(text) is not None
+            or _KEY_VAULT_SECRET_URI.match(bare.rstrip(":,.;)")) is not None)  # "HF_TOKEN: https://kv…/secrets/x:"
 
 
 def _assignment_is_secret(match: re.Match[str]) -> bool:
