@@ -177,6 +177,15 @@ def test_redaction_keeps_markers_that_name_what_is_missing_and_is_idempotent() -
         ("inputs.data", "signed", "https://a.blob.core.windows.net/c/f.csv?v=2"), ("command", "secret", None)]
 
 
+def test_scrub_keeps_a_marker_quoted_in_an_error_it_names_what_to_map() -> None:
+    text = ("permanent: sec: job x-fo1: a secret placeholder is left in the spec ('***hubfailover-secret:HF_TOKEN***'):"
+            " never submitted; password=hunter22")
+    assert scrub(text) == text.replace("hunter22", "***")
+    # Only a key name is kept as a marker's reference: text shaped like a marker around a value is not.
+    assert "hunter22" not in scrub("***hubfailover-secret:password=hunter22***")
+    assert "sig=S1G" not in scrub("***hubfailover-signed:d:https://a.blob.core.windows.net/c/f?sv=1&sig=S1G***")
+
+
 def test_scrub_cuts_secrets_out_of_free_text() -> None:
     text = ("401 for Authorization: Bearer abcdefghijklmnop1234 with HF_TOKEN=hf_abc1234567 --password hunter22 "
             "at postgresql://u:pw9876@h/d and https://x/y?sv=1&sig=S1G&se=2")

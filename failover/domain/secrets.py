@@ -339,9 +339,21 @@ def placeholders(value: Any) -> Iterator[str]:
         yield value[:80]
 
 
+# A marker quoted in our own error names what to map; its reference is a key name, never a value.
+_QUOTED_MARKER = re.compile(r"\*\*\*hubfailover-(?:secret:[A-Za-z0-9_.\-/\[\]]+"
+                            r"|signed:[A-Za-z0-9_.\-/\[\]]+:(?P<uri>https?://[^*\s']+))\*\*\*")
+
+
+def _kept_markers(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _QUOTED_MARKER.finditer(text)
+            if m["uri"] is None or unsigned(m["uri"]) == m["uri"]]
+
+
 def scrub(text: str) -> str:
     """Free text (an error message, a log line) with every secret in it cut out."""
-    spans = sorted((start, end) for _, start, end in _secret_spans(text))
+    kept = _kept_markers(text) if MARKER_PREFIX in text else []
+    spans = sorted((start, end) for _, start, end in _secret_spans(text)
+                   if not any(k_start <= start and end <= k_end for k_start, k_end in kept))
     if not spans:
         return text
     out, at = [], 0
