@@ -33,7 +33,16 @@ from failover.domain.resource_maps import ResourceMaps
 from failover.domain.run import ACTIVATION_OUTCOMES
 from failover.domain.secret_map import SecretResolver, SecretsUnresolved, catalog_form
 from failover.domain.secrets import scrub
-from failover.domain.serving import creation_form, size_for, state_form, with_schedule_enabled, with_state_of
+from failover.domain.serving import (
+    DEPLOYMENT_KIND_OF,
+    creation_form,
+    routed_deployments,
+    routes_of,
+    size_for,
+    state_form,
+    with_schedule_enabled,
+    with_state_of,
+)
 from failover.hubs.hub_retry import CHUNK_RETRY_DEADLINE_S, call_hub
 from failover.recovery_order import RecoveryStage, job_dependencies, recovery_stages
 
@@ -513,9 +522,18 @@ def activate(target: HubClient, source: HubClient | None, items: Sequence[Artifa
     errors: list[dict[str, str]] = []
 
     def switch(pair: tuple[Artifact, str]) -> list[str]:
-        """The item's outcomes: on the source (schedules), then on the target. A dry run writes nothing."""
+        """The item's outcomes: on the source (schedules), then on the target. A dry run writes nothing.
+
+        A schedule is stopped on the source only when the target has it to start: one the target lacks
+        keeps running on the source, and one the target refuses to enable is enabled on the source again.
+        A schedule runs in one hub: twice is wrong, and so is never."""
         item, found = pair
         on_target, on_source = found.split("|")
+        if on_target == "absent":
+            kept = f" (still enabled on {source.hub_id}: it keeps running there)" if (
+                source is not None and on_source == "enabled") else ""
+            errors.append({"item": item.key, "error": f"not on {target.hub_id}: nothing to activate{kept}"})
+            return ["failed"]
         outcomes: list[str] = []
         if on_source == "unreachable" or (on_source == "enabled" and dry_run):
             outcomes.append("source_pending" if on_source == "unreachable" else "source_disabled")
@@ -523,17 +541,22 @@ def activate(target: HubClient, source: HubClient | None, items: Sequence[Artifa
             outcomes.append(_disable_on_source(source, item, errors))
         if on_target in ("deferred", "active"):
             return [*outcomes, "deferred" if on_target == "deferred" else "already_active"]
-        if on_target == "absent":
-            errors.append({"item": item.key, "error": f"not on {target.hub_id}: nothing to activate"})
-            return [*outcomes, "failed"]
         if dry_run:
             return [*outcomes, "activated"]  # would be activated
         try:
             written = call_hub(partial(target.apply_state, item))
         except HubError as exc:
-            errors.append(_error(item.key, exc))
+            error = _error(item.key, exc)
+            if "source_disabled" in outcomes and on_source == "enabled":
+                outcomes.remove("source_disabled")
+                error["error"] += _enable_on_source_again(source, item)
+            errors.append(error)
             return [*outcomes, "failed"]
-        return [*outcomes, "pending" if written is WriteOutcome.PENDING else "activated"]
+        if written is WriteOutcome.PENDING:
+            return [*outcomes, "pending"]
+        if item.kind in DEPLOYMENT_KIND_OF:
+            _report_rerouting(target, item, errors)
+        return [*outcomes, "activated"]
 
     counts = {"expected": len(items), **dict.fromkeys(ACTIVATION_OUTCOMES, 0)}
     pending: list[int] = []
@@ -556,6 +579,33 @@ def _disable_on_source(source: HubClient | None, item: Artifact, errors: list[di
         errors.append({"item": item.key, "error": f"still enabled on {source.hub_id}: {exc.category.value}: {exc}"})
         return "source_pending"
     return "source_disabled"
+
+
+def _report_rerouting(target: HubClient, endpoint: Artifact, errors: list[dict[str, str]]) -> None:
+    """An endpoint whose routed deployments are not all usable on the target routes to the others (the
+    adapters do): say so, with the split the target now has."""
+    try:
+        current = call_hub(partial(target.get_asset, endpoint.kind, endpoint.name, endpoint.version))
+    except HubError:
+        return  # switched a moment ago: the next look (a replay, recover) says it
+    if routes_of(current) == routes_of(endpoint):
+        return
+    lost = sorted(routed_deployments(endpoint) - routed_deployments(current))
+    errors.append({"item": endpoint.key, "error": (
+        f"deployments {lost} are missing or failed on {target.hub_id}: their traffic goes to the others, "
+        f"traffic {routes_of(current)['traffic']} instead of {routes_of(endpoint)['traffic']}")})
+
+
+def _enable_on_source_again(source: HubClient | None, item: Artifact) -> str:
+    """The target refused to enable a schedule this run had just disabled on the source: start it there again.
+    What the error then says."""
+    assert source is not None  # it was disabled there: the source answered
+    try:
+        call_hub(partial(source.apply_state, with_schedule_enabled(item, True)))
+    except HubError as exc:
+        return (f"; disabled on {source.hub_id} and could not be enabled there again ({exc.category.value}): "
+                "it runs nowhere")
+    return f"; enabled on {source.hub_id} again: it keeps running there"
 
 
 def fence_standby_schedules(standby: HubClient, enabled_on_active: Iterable[Artifact]) -> dict[str, Any]:

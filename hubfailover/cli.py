@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,6 +41,26 @@ def _positive(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port (0-65535)")
+    return value
+
+
+def _report_path(text: str) -> Path:
+    """Where --json goes: refused before the run, not after it (a traceback and the report lost)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a directory; give a file name")
+    parent = path.parent
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"{text} is not writable")
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hubfailover", description="Failover orchestrator for Azure ML hubs")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,15 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="then lift that fault and complete the failover with `recover` (exit 0 only when the "
                             "recover succeeds and verification holds)")
     drill.add_argument("--chunk-size", type=_chunk_size, default=25, help="items per activity (default 25)")
-    drill.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
-    drill.add_argument("--report-md", type=Path, metavar="PATH",
+    drill.add_argument("--json", type=_report_path, metavar="PATH", help="write the report as JSON")
+    drill.add_argument("--report-md", type=_report_path, metavar="PATH",
                        help="write the report a person reads (Markdown: timeline, RTO/RPO, counts, errors)")
 
     from hubfailover.operator_cli import add_operator_parsers
 
     add_operator_parsers(sub)  # status, failover, recover, approve, reject, ack, failback, watch
     serve = sub.add_parser("serve", help="run the app's HTTP routes and timers on loopback (Azurite, replay host)")
-    serve.add_argument("--port", type=_positive, default=7071, help="loopback port (default 7071; 0: any free)")
+    serve.add_argument("--port", type=_port, default=7071, help="loopback port (default 7071; 0: any free)")
     serve.add_argument("--config", help="hub-pair configuration: a path or the JSON (default: FAILOVER_CONFIG, "
                                         "else the drill's seeded world)")
     serve.add_argument("--storage", metavar="CONN", help="storage connection string (default: embedded Azurite)")

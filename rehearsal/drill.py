@@ -103,17 +103,24 @@ def run_drill(options: DrillOptions, console: DrillConsole, json_path: Path | No
         with Azurite() as azurite:
             console.step(f"Azurite on 127.0.0.1 (blob {azurite.blob_port}, table {azurite.table_port})")
             code, report = rehearse(options, console, azurite.connection_string)
-    _publish(report, console, json_path, report_md)
-    return code, report
+    return (code if _publish(report, console, json_path, report_md) else 1), report
 
 
 def _publish(report: dict[str, Any], console: DrillConsole, json_path: Path | None,
-             report_md: Path | None = None) -> None:
-    if json_path is not None:
-        json_path.write_text(json.dumps(report, indent=2, default=str))
-    if report_md is not None:
-        report_md.write_text(render(report), encoding="utf-8")
+             report_md: Path | None = None) -> bool:
+    """Show the report and write it where asked; False when it could not be written (said, not raised)."""
     console.summary(report)
+    written = True
+    for path, text in ((json_path, lambda: json.dumps(report, indent=2, default=str)),
+                       (report_md, lambda: render(report))):
+        if path is None:
+            continue
+        try:
+            path.write_text(text(), encoding="utf-8")
+        except OSError as exc:  # the path went away or became unwritable during the run
+            console.step(f"the report could not be written to {path}: {exc.strerror or exc}")
+            written = False
+    return written
 
 
 def rehearse(options: DrillOptions, console: DrillConsole, conn: str) -> tuple[int, dict[str, Any]]:
@@ -309,8 +316,7 @@ def run_drill_command(args: Any) -> int:
                            "options": dict(vars(options)), "errors": [{"where": "drill", "error": str(exc)[:2000]}]}
     finally:
         azurite.stop()
-    _publish(report, console, args.json, args.report_md)
-    return code
+    return code if _publish(report, console, args.json, args.report_md) else 1
 
 
 # Child processes of this drill (the crash worker): stopped with it.

@@ -28,6 +28,7 @@ from typing import Any
 import azure.functions as func
 
 from failover.domain import settings as app_settings
+from failover.domain.secrets import scrub
 from failover.services import services
 from rehearsal.serve_functions import HttpFunction, Invoker, http_functions, split_path, timer_functions
 from rehearsal.serve_timers import TimerLoop, resolve_schedule
@@ -44,6 +45,7 @@ DEFAULT_PORT = 7071
 ROOT = Path(__file__).resolve().parent.parent
 _SAMPLE_SETTINGS = ROOT / "local.settings.sample.json"
 _SCHEDULES = (app_settings.HEALTH_PROBE_SCHEDULE, app_settings.CATALOG_SYNC_SCHEDULE, app_settings.READINESS_SCHEDULE)
+MAX_REQUEST_BYTES = 1024 * 1024  # every route refuses far less (alerts 256 KiB, operator bodies 64 KiB)
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         serve: LocalServer = self.server.serve  # type: ignore[attr-defined]
+        refused = self._unreadable_body()
+        if refused is not None:  # the body is not read: nothing of it may be taken for the next request
+            self.close_connection = True
+            self._reply(*refused)
+            return
         incoming = Incoming.read(self, serve.base_url)
         path, headers, query = incoming.path, incoming.headers, incoming.query
         try:
@@ -247,6 +254,19 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("serve: %s %s failed", self.command, path)
             self._reply(500, {"error": "internal error (see the serve log)", "field": None})
         log.info("%s %s", self.command, path)  # never the query: it may hold ?code=
+
+    def _unreadable_body(self) -> tuple[int, dict[str, Any]] | None:
+        """A body this server does not read, answered before reading anything (and before the key check, which
+        needs no body): a chunked one (411), a Content-Length that is not a length (400) or over the largest
+        body any route accepts (413: the alert webhook's 256 KiB, with room)."""
+        if self.headers.get("Transfer-Encoding"):
+            return 411, {"error": "send the body with a Content-Length (chunked bodies are not read)", "field": None}
+        text = (self.headers.get("Content-Length") or "0").strip()
+        if not text.isdigit():
+            return 400, {"error": f"Content-Length {text[:40]!r} is not a length", "field": "Content-Length"}
+        if int(text) > MAX_REQUEST_BYTES:
+            return 413, {"error": f"request body is larger than {MAX_REQUEST_BYTES} bytes", "field": "body"}
+        return None
 
     def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         payload = b"" if body is None else json.dumps(body).encode()
@@ -277,6 +297,7 @@ def api_key_from_env() -> tuple[str, bool]:
 
 def serve_command(args: Any) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(stderr=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -291,8 +312,8 @@ def serve_command(args: Any) -> int:
     server = LocalServer(options, key)
     try:
         base = server.start()
-    except OSError as exc:
-        console.print(f"[red]serve could not start:[/] {exc}")
+    except Exception as exc:  # a port taken, a bad --config, storage unreachable: said, never a traceback
+        console.print(f"[red]serve could not start:[/] {type(exc).__name__}: {escape(scrub(str(exc))[:1500])}")
         return 1
     try:
         console.print(f"[bold]hubfailover serve[/] on {base}  (routes under /api/; Durable webhooks under "

@@ -35,12 +35,15 @@ class KeyVaultEmulator(LocalTransport):
         self.forbidden: set[str] = set()  # hosts that answer 403 (the identity lacks the role)
         self.unreachable: set[str] = set()
         self.reads: list[tuple[str, str]] = []  # (host, secret name) of every authorised GET
+        self.attempts: dict[str, int] = {}  # every request that reached the transport, by host
         self._lock = threading.Lock()
         self._shape = json.loads(SAMPLE.read_text())["responses"]["200"]["body"]
 
     def send(self, request: HttpRequest, **kwargs: Any) -> Any:
         url = urlsplit(request.url)
         host = url.netloc
+        with self._lock:
+            self.attempts[host] = self.attempts.get(host, 0) + 1
         if host in self.unreachable:
             raise ServiceRequestError(f"cannot connect to {host}")
         if not (request.headers.get("Authorization") or "").startswith("Bearer "):

@@ -272,3 +272,19 @@ def test_retargeted_samples_that_are_no_failure_of_the_active_hub_start_nothing(
                 assert body["hub"] == pair.secondary.name and "the standby" in body["why"], body
         assert world.instances() == []
         assert services().pointers.read(pair.name) == pointer
+
+
+def test_an_unreadable_impacted_services_text_is_answered_never_a_5xx(azurite: AzuriteEndpoints) -> None:
+    """impactedServices is JSON text in some of Microsoft's samples: text nested past the parser's recursion
+    limit was a 503 on every delivery (the action group retrying for nothing). Now it is read as naming no
+    region, like any other unreadable text: the alert is about the hub the rule watches."""
+    with durable_world(azurite) as world:
+        reconfigure(world, lambda pair: pair.update(alert_targets=["test-servicehealthalertrule"],
+                                                    auto_failover=False))
+        payload = retarget("test_action_service_health.json", service_incident("Active", None), world)
+        payload["data"]["alertContext"]["properties"]["impactedServices"] = "[" * 50_000 + "]" * 50_000
+        first, body, again, redelivered = deliver_twice(world, payload)
+        assert (first, body["status"], body["verdict"]) == (200, "not_started", "failure"), body
+        assert "no impacted regions named" in body["signal"] and "auto-failover is off" in body["why"]
+        assert (again, redelivered["status"]) == (200, "duplicate")
+        assert world.instances() == []

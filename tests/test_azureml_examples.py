@@ -448,6 +448,27 @@ def test_catalog_sync_names_what_azure_ml_cannot_parse_and_catalogs_everything_e
     assert {j.status for j in snapshot.job_records()} == {"NotStarted", "Created", "Scheduled", "Running"}
 
 
+def test_a_job_in_a_status_hubfailover_does_not_know_is_named_not_dropped(azurite: AzuriteEndpoints,
+                                                                         unique_name: str) -> None:
+    """The service's JobStatus is an open enum (modelAsString): a status added after this release must show
+    up in the sync report, not vanish from the catalog (and from the resubmissions) unseen."""
+    emulator = job_world("ws-east")
+    hub_ref = {"subscription_id": SUBSCRIPTION, "resource_group": RESOURCE_GROUP, "region": "swedencentral",
+               "backend": "azureml"}
+    config = FailoverConfig.model_validate({"pairs": [{
+        "name": "ml", "mode": "hot-warm", "primary": {**hub_ref, "name": "east", "workspace_name": "ws-east"},
+        "secondary": {**hub_ref, "name": "west", "workspace_name": "ws-west"}}]})
+    store = CatalogStore(ContainerClient.from_connection_string(azurite.connection_string, unique_name))
+    first = sync_catalog(config, "ml", lambda ref: hub(emulator), store, now=datetime(2030, 1, 1, tzinfo=UTC))
+    assert first.unreadable == [u for u in first.unreadable if u["key"] == "job:sweep-2025"]
+    emulator.set_job_status("command-get", "Throttled")
+    report = sync_catalog(config, "ml", lambda ref: hub(emulator), store, now=datetime(2030, 1, 2, tzinfo=UTC))
+    (unknown,) = [u for u in report.unreadable if u["key"] == "job:command-get"]
+    assert "'Throttled' is not an Azure ML job status hubfailover knows" in unknown["reason"]
+    assert unknown["kept_previous"] and report.jobs == first.jobs  # the last sync's copy is kept
+    assert "command-get" in {j.name for j in store.read("east").job_records()}  # type: ignore[union-attr]
+
+
 # -- statuses and errors -------------------------------------------------------------------------------
 
 def test_every_status_of_the_job_status_enum_is_known_and_classified_once() -> None:

@@ -35,10 +35,11 @@ def make_config(primary: str, policy: dict | None = None, extra_pairs: list[dict
 class Env:
     """A simulated primary, a config naming it, and a catalog store, all on the session's Azurite."""
 
-    def __init__(self, azurite: AzuriteEndpoints, unique: str, keep: int = 5, policy: dict | None = None) -> None:
+    def __init__(self, azurite: AzuriteEndpoints, unique: str, keep: int = 5, policy: dict | None = None,
+                 hub: str = "east") -> None:
         self.conn = azurite.connection_string
         self.table = unique
-        self.hub_name = f"east-{unique}"
+        self.hub_name = f"{hub}-{unique}"
         self.primary = SimulatedHub(self.hub_name, self.conn, table_name=unique)
         self.config = make_config(self.hub_name, policy)
         self.store = CatalogStore(ContainerClient.from_connection_string(self.conn, unique), keep=keep)
@@ -134,16 +135,36 @@ def test_incremental_counts_and_no_write_when_unchanged(env: Env) -> None:
 def test_old_snapshots_are_pruned(azurite: AzuriteEndpoints, unique_name: str) -> None:
     env = Env(azurite, unique_name, keep=3)
     names = []
-    for i in range(6):
+    for i in range(6):  # twelve hours apart: only the newest three and the last day's are kept
         env.primary.put_asset(Artifact(ArtifactKind.DATA, f"d{i}", "1", {"type": "uri_file", "path": f"https://x/{i}"}))
-        names.append(env.sync(T0 + timedelta(minutes=i)).snapshot)
+        names.append(env.sync(T0 + timedelta(hours=12 * i)).snapshot)
     assert env.store.snapshot_names(env.hub_name) == names[-3:]
     snap = env.store.read(env.hub_name)
     assert snap is not None and snap.name == names[-1] and len(snap.artifacts["data"]) == 6
     pinned = env.store.read_snapshot(env.hub_name, names[-2])  # a plan may pin an older one
-    assert len(pinned.artifacts["data"]) == 5 and pinned.taken_at == T0 + timedelta(minutes=4)
+    assert len(pinned.artifacts["data"]) == 5 and pinned.taken_at == T0 + timedelta(hours=48)
     with pytest.raises(CatalogError, match="does not exist"):
         env.store.read_snapshot(env.hub_name, names[0])
+
+
+def test_a_snapshot_a_plan_pinned_outlives_many_syncs_of_a_busy_hub(azurite: AzuriteEndpoints,
+                                                                     unique_name: str) -> None:
+    """A failover pins the snapshot its plan read and reads it again in later stages; a hub whose jobs change
+    at every sync (every 5 minutes here) writes a snapshot each time. An approval wait of an hour must not
+    cost the failover its catalog: snapshots of the last day are kept, however many there are."""
+    env = Env(azurite, unique_name, keep=3)
+    env.primary.seed(jobs=3, artifacts=2, seed=4)
+    pinned = env.sync(T0).snapshot
+    for i in range(1, 13):
+        env.primary.put_asset(Artifact(ArtifactKind.DATA, f"d{i}", "1", {"type": "uri_file", "path": f"https://x/{i}"}))
+        assert env.sync(T0 + timedelta(minutes=5 * i)).pruned == 0
+    assert env.store.read_snapshot(env.hub_name, pinned).name == pinned
+    assert len(env.store.snapshot_names(env.hub_name)) == 13
+    env.primary.put_asset(Artifact(ArtifactKind.DATA, "late", "1", {"type": "uri_file", "path": "https://x/late"}))
+    later = env.sync(T0 + timedelta(hours=25))  # a day on: down to the newest three
+    assert later.pruned == 11 and len(env.store.snapshot_names(env.hub_name)) == 3
+    with pytest.raises(CatalogError, match="does not exist"):
+        env.store.read_snapshot(env.hub_name, pinned)
 
 
 def test_an_unreadable_item_is_named_and_the_rest_cataloged(env: Env) -> None:
@@ -414,4 +435,21 @@ def test_a_missing_manifest_with_kept_snapshots_falls_back(env: Env) -> None:
     snap = env.store.read(env.hub_name)
     assert snap is not None and snap.name == first.snapshot
     assert snap.fallback is not None and snap.fallback.wanted is None and "missing" in snap.fallback.reason
+    assert env.sync(T0 + timedelta(minutes=1)).healed is not None
+
+
+def test_a_manifest_naming_another_hubs_snapshot_is_not_used(azurite: AzuriteEndpoints, unique_name: str) -> None:
+    """A manifest copied from another hub (by hand, by a tool): that hub's items must not be recovered as this
+    hub's. The reader falls back to this hub's own snapshots; the next sync heals."""
+    env = Env(azurite, unique_name)
+    other = Env(azurite, unique_name, hub="west")  # the same catalog container
+    other.primary.seed(jobs=3, artifacts=3, seed=9)
+    other.sync(T0)
+    env.primary.seed(jobs=2, artifacts=2, seed=8)
+    own = env.sync(T0)
+    foreign = other.store.container.download_blob(f"{other.hub_name}/current.json").readall()
+    env.store.container.upload_blob(f"{env.hub_name}/current.json", foreign, overwrite=True)
+    snap = env.store.read(env.hub_name)
+    assert snap is not None and snap.name == own.snapshot and snap.hub == env.hub_name
+    assert snap.fallback is not None and "does not belong to hub" in snap.fallback.reason
     assert env.sync(T0 + timedelta(minutes=1)).healed is not None

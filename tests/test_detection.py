@@ -12,6 +12,8 @@ from typing import Any
 
 import azure.functions as func
 import pytest
+from azure.core.pipeline.transport import HttpRequest, RequestsTransport
+from azure.data.tables import TableServiceClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +22,7 @@ from failover.services import services
 from failover.stores.pair_state import HubStreak
 from replayhost.azurite import AzuriteEndpoints
 from tests.durable_world import World, durable_world, entry_point, forget_sdk_session, reconfigure, run
+from tests.local_transport import LocalTransport
 from tests.waiting import wait_until
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -165,6 +168,58 @@ def test_after_a_failover_an_alert_on_the_old_primary_never_fails_back_into_the_
         assert refused[-1].detail["why"] == answer["why"]
 
 
+def two_pairs_sharing_the_standby(world: World) -> tuple[str, str]:
+    """A second pair whose standby is the world's secondary (repeated verbatim); auto-failover off on both, so the
+    answers say what each pair decided without starting runs."""
+    import os
+
+    from failover.domain import settings as app_settings
+    from failover.domain.config import parse_config
+    from failover.services import reset_services
+    from rehearsal.scenario import drill_config
+
+    config = drill_config(world.options)
+    first = config["pairs"][0]
+    second = json.loads(json.dumps(first))
+    second.update(name=f"o{first['name']}", alert_targets=[], auto_failover=False)
+    second["primary"].update(name=f"p2{first['name']}", workspace_name=f"mlw-p2{first['name']}")
+    first["auto_failover"] = False
+    config["pairs"].append(second)
+    text = json.dumps(config)
+    os.environ[app_settings.FAILOVER_CONFIG] = text
+    world.scenario.config = parse_config(text, "test configuration")
+    reset_services()
+    return first["name"], second["name"]
+
+
+def test_an_alert_on_a_standby_active_in_two_pairs_is_decided_for_both(azurite: AzuriteEndpoints) -> None:
+    """Both pairs failed over to their shared standby; then it fails. The alert was decided for the first pair
+    only, the second left on the failing hub until its probes caught up: now each pair where the hub is active
+    decides (and dedupes) on its own, and the answer lists both."""
+    with durable_world(azurite) as world:
+        a, b = two_pairs_sharing_the_standby(world)
+        svc = services()
+        shared = world.scenario.config.pair(a).secondary
+        for name in (a, b):
+            pair = world.scenario.config.pair(name)
+            before = svc.pointers.ensure(name, pair.primary.name, shared.name)
+            svc.pointers.flip(name, expected_active=pair.primary.name, expected_generation=before.generation,
+                              to=shared.name, by="test", reason="region down")
+        body = alert_body(world, target=shared.arm_id)
+        answer = post_alert(world, body)
+        got = json.loads(answer.get_body())
+        assert answer.status_code == 200 and got["status"] == "several_pairs", got
+        assert [(p["pair"], p["status"], p["hub"]) for p in got["pairs"]] == [
+            (a, "not_started", shared.name), (b, "not_started", shared.name)]
+        assert all("auto-failover is off" in p["why"] for p in got["pairs"])
+        for name in (a, b):
+            [record] = svc.audit.list(name, "alert")
+            assert record.outcome == "refused" and record.detail["alert"]["hub"] == shared.name
+        again = json.loads(post_alert(world, body).get_body())
+        assert [p["status"] for p in again["pairs"]] == ["duplicate", "duplicate"]
+        assert world.instances() == []
+
+
 def test_redelivered_alert_is_answered_200_and_changes_nothing(azurite: AzuriteEndpoints) -> None:
     with durable_world(azurite, mode="hot-cold") as world:  # hot-cold: the first run waits for approval
         body = alert_body(world, alert_id="alert-1")
@@ -187,9 +242,97 @@ def test_alert_storm_of_1000_concurrent_deliveries_starts_one_orchestration(azur
         elapsed = time.perf_counter() - began
         forget_sdk_session()
         print(f"\nalert storm: 1000 deliveries in {elapsed:.1f} s, {codes.count(202)} started, "
-              f"{codes.count(200)} duplicates, {len(world.instances())} orchestration(s)")
-        assert codes.count(202) == 1 and codes.count(200) == 999
+              f"{codes.count(200)} duplicates, {codes.count(503)} told to retry, "
+              f"{len(world.instances())} orchestration(s)")
+        # a delivery that arrives while the first is being handled is answered 503 (retry), not "duplicate"
+        assert codes.count(202) == 1 and codes.count(200) + codes.count(503) == 999
         assert len(world.instances()) == 1
+        retried = post_alert(world, body)
+        assert (retried.status_code, json.loads(retried.get_body())["status"]) == (200, "duplicate")
+
+
+def test_a_delivery_while_another_is_handled_is_told_to_retry_and_a_dead_handler_is_taken_over(
+        azurite: AzuriteEndpoints) -> None:
+    """Two ways an alert got lost: a redelivery answered "duplicate" while the first delivery was still being
+    handled (if that handling then failed, its 503 went to a caller that had given up, and nobody retried), and
+    a handler that died mid-call (its row stayed "handling": every retry "duplicate" for 8 days)."""
+    from failover.domain.alerts import parse_alert
+    from failover.stores.alert_deliveries import HANDLING_LEASE, Claim
+
+    with durable_world(azurite) as world:
+        pair, svc = world.scenario.pair, services()
+        world.scenario.primary.set_faults("down=1")
+
+        def claimed(body: dict[str, Any], at: datetime) -> dict[str, Any]:
+            key = parse_alert(json.dumps(body).encode()).delivery_key()
+            assert svc.alerts.claim(pair, key, at) is Claim.NEW
+            return body
+
+        # a handler that claimed this delivery longer ago than the lease, and died
+        dead = claimed(alert_body(world), datetime.now(UTC) - HANDLING_LEASE)
+        assert post_alert(world, dead).status_code == 202
+        wait_done(world)
+
+        busy = claimed(alert_body(world), datetime.now(UTC))  # the first delivery, being handled now
+        answer = post_alert(world, busy)
+        assert (answer.status_code, json.loads(answer.get_body())["status"]) == (503, "in_flight")
+        assert answer.headers.get("Retry-After")
+        svc.alerts.release(pair, parse_alert(json.dumps(busy).encode()).delivery_key())  # ... its handling failed
+        retried = json.loads(post_alert(world, busy).get_body())  # the action group's retry is handled
+        assert retried["status"] == "not_started" and "the standby" in retried["why"], retried  # decided
+        assert len(world.instances()) == 1
+
+
+class RefusingDeletes(RequestsTransport):
+    """Azurite behind the real transport, except entity deletes: 503 (the DR storage failing under load)."""
+
+    def send(self, request: HttpRequest, **kwargs: Any) -> Any:
+        if request.method == "DELETE":
+            return LocalTransport.answer(request, 503, {"odata.error": {
+                "code": "ServerBusy", "message": {"lang": "en-US", "value": "The server is busy."}}})
+        return super().send(request, **kwargs)
+
+
+def test_storage_failing_under_the_webhook_is_a_503_the_action_group_retries(azurite: AzuriteEndpoints) -> None:
+    """Action groups retry a 503, never a 500. The dedupe table down, or the pointer table down and the dedupe row
+    not released, raised out of the function (a 500: the alert lost). Each is a 503 now, and the retry acts once
+    storage is back (a row that could not be released lapses after its lease)."""
+    from failover.stores.alert_deliveries import HANDLING_LEASE, AlertDeliveries
+    from failover.stores.pointer import PointerStore
+    from tests.test_run_accounting import dead_port
+
+    with durable_world(azurite) as world:
+        svc, pair = services(), world.scenario.pair
+        alerts, pointers = svc.alerts, svc.pointers
+        world.scenario.primary.set_faults("down=1")
+        body = alert_body(world)
+        down = azurite.connection_string.replace(f":{azurite.table_port}/", f":{dead_port()}/")
+        svc.alerts = AlertDeliveries.from_service(TableServiceClient.from_connection_string(down, retry_total=0))
+        answer = post_alert(world, body)
+        assert answer.status_code == 503 and "retry" in json.loads(answer.get_body())["error"]
+
+        tables = TableServiceClient.from_connection_string(azurite.connection_string, transport=RefusingDeletes(),
+                                                           retry_total=0)
+        svc.alerts = AlertDeliveries.from_service(tables, alerts.table.table_name)
+        svc.pointers = PointerStore.from_service(TableServiceClient.from_connection_string(down, retry_total=0))
+        assert post_alert(world, body).status_code == 503  # handled, failed, not released
+        assert world.instances() == []
+
+        svc.alerts, svc.pointers = alerts, pointers  # storage is back; the retry after the lease acts
+        from failover.domain.alerts import parse_alert
+
+        key = parse_alert(json.dumps(body).encode()).delivery_key()
+        row = alerts.table.get_entity(pair, alerts_row(key))
+        assert row["state"] == "handling"
+        earlier = (datetime.now(UTC) - HANDLING_LEASE).isoformat(timespec="microseconds")
+        alerts.table.update_entity({"PartitionKey": pair, "RowKey": row["RowKey"], "received_at": earlier})
+        assert post_alert(world, body).status_code == 202
+
+
+def alerts_row(key: str) -> str:
+    from failover.stores.alert_deliveries import _row
+
+    return _row(key)
 
 
 def test_auto_failover_off_records_the_alert_only(azurite: AzuriteEndpoints) -> None:
@@ -216,6 +359,9 @@ def test_unknown_target_is_4xx_and_audited(azurite: AzuriteEndpoints) -> None:
     (json.dumps({"schemaId": "Microsoft.Insights/activityLogs", "data": {}}).encode(), 422, "schemaId"),
     (json.dumps({"schemaId": "azureMonitorCommonAlertSchema", "data": {"essentials": {}}}).encode(), 422,
      "data.essentials.alertId"),
+    (b"[" * 100_000, 400, "nested too deeply"),  # 100 KB: under the size limit, over the parser's recursion
+    (b'{"schemaId": "azureMonitorCommonAlertSchema", "data": {"a": ' + b"[" * 30_000 + b"]" * 30_000 + b"}}", 400,
+     "nested too deeply"),
 ])
 def test_malformed_alerts_are_4xx_naming_the_problem(azurite: AzuriteEndpoints, payload: bytes, status: int,
                                                      names: str) -> None:

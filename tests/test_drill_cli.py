@@ -120,3 +120,25 @@ def test_bad_break_or_resume_is_refused_before_anything_starts(args: tuple[str, 
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 2 and message in out, out
     assert "Traceback" not in out and "Azurite on" not in out
+
+
+@pytest.mark.parametrize("option", ["--json", "--report-md"])
+@pytest.mark.parametrize("where", ["missing-dir/report.json", "."], ids=["no such directory", "a directory"])
+def test_a_report_path_that_can_not_be_written_is_refused_before_anything_starts(tmp_path: Path, option: str,
+                                                                                  where: str) -> None:
+    """It was a traceback after the whole drill had run, and the report lost."""
+    proc = drill("--jobs", "2", "--artifacts", "2", option, str(tmp_path / where))
+    out, _ = proc.communicate(timeout=patience(120))
+    assert proc.returncode == 2, out
+    assert f"argument {option}:" in out and "Traceback" not in out and "Azurite on" not in out
+
+
+def test_a_report_that_can_not_be_written_at_the_end_is_said_not_raised(tmp_path: Path) -> None:
+    from rehearsal.console import DrillConsole
+    from rehearsal.drill import _publish
+
+    gone = tmp_path / "gone"  # existed when the drill started; removed while it ran
+    assert not _publish({"outcome": "succeeded"}, DrillConsole(quiet=True), gone / "report.json")
+    assert not _publish({"outcome": "succeeded"}, DrillConsole(quiet=True), None, gone / "report.md")
+    assert _publish({"outcome": "succeeded"}, DrillConsole(quiet=True), tmp_path / "report.json")
+    assert json.loads((tmp_path / "report.json").read_text()) == {"outcome": "succeeded"}

@@ -303,3 +303,37 @@ def test_specs_are_the_same_from_either_workspace() -> None:
         assert stored is not None and f"/workspaces/{workspace}/models/" in stored["properties"]["model"]
         hashes.append(hub.get_asset(ArtifactKind.ONLINE_DEPLOYMENT, name, None).content_hash)
     assert hashes[0] == hashes[1] == seeded[ArtifactKind.ONLINE_DEPLOYMENT].content_hash
+
+
+def test_an_endpoint_routes_to_the_deployments_the_target_has(hubs: HubPair) -> None:
+    """A deployment that could not be recreated (no quota for its instance type in the secondary's region, a
+    secret not mapped) must not take its endpoint down: its share goes to the deployments that are there."""
+    seeded = _chain(hubs.secondary)
+    endpoint = _with(seeded[ArtifactKind.ONLINE_ENDPOINT], ("properties", "traffic"), {"blue": 90, "green": 10})
+    hubs.secondary.apply_state(_with(endpoint, ("properties", "traffic"), {}))  # as recreated: no routes yet
+    assert hubs.secondary.apply_state(endpoint) is WriteOutcome.UPDATED  # green is not there
+    routed = hubs.secondary.get_asset(endpoint.kind, endpoint.name, None).spec["properties"]["traffic"]
+    assert routed == {"blue": 100}
+    assert hubs.secondary.apply_state(endpoint) is WriteOutcome.ALREADY_PRESENT  # asked again: the same answer
+    nothing_left = _with(endpoint, ("properties", "traffic"), {"green": 100})
+    with pytest.raises(HubError) as info:
+        hubs.secondary.apply_state(nothing_left)
+    assert info.value.category is ErrorCategory.PERMANENT and "green" in str(info.value)
+
+
+def test_a_failed_deployment_gets_no_traffic_on_azure_ml() -> None:
+    """The service keeps a deployment whose provisioning failed (quota): it is there, but can't serve."""
+    emulator = AzureMLEmulator("hub-secondary")
+    hub = _azureml(emulator)
+    seeded = _chain(hub)
+    blue = seeded[ArtifactKind.ONLINE_DEPLOYMENT]
+    green = Artifact(blue.kind, blue.name.replace("/blue", "/green"), None, blue.spec)
+    hub.put_asset(creation_form(green, None, warm=True))
+    path = f"/onlineEndpoints/{green.name.replace('/', '/deployments/')}"
+    stored = emulator.resource(path)
+    assert stored is not None
+    stored["properties"]["provisioningState"] = "Failed"
+    endpoint = _with(seeded[ArtifactKind.ONLINE_ENDPOINT], ("properties", "traffic"), {"blue": 75, "green": 25})
+    hub.apply_state(_with(endpoint, ("properties", "traffic"), {}))
+    assert hub.apply_state(endpoint) is WriteOutcome.UPDATED
+    assert hub.get_asset(endpoint.kind, endpoint.name, None).spec["properties"]["traffic"] == {"blue": 100}

@@ -8,12 +8,14 @@ endpoint that refuses connections.
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import ServiceRequestError
+from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient
 
 from failover.domain.config import FailoverConfig
@@ -30,6 +32,7 @@ from failover.stores.storage import secondary_table_service, table_service
 from replayhost.azurite import Azurite, AzuriteEndpoints
 from tests.key_vault_emulator import StaticTokenCredential
 from tests.local_transport import LocalTransport
+from tests.waiting import patience
 
 
 def hub(name: str) -> dict:
@@ -207,3 +210,50 @@ def test_a_failed_endpoint_is_skipped_for_a_while_and_the_change_is_logged_once(
         assert refusing.attempts == 2
     changes = [r.getMessage() for r in caplog.records]
     assert len(changes) == 1 and changes[0].startswith("pointer ml: now answered by secondary")
+
+
+class _SlowFailingFor(RequestsTransport):
+    """The primary endpoint during a blip: the named thread's read hangs until released, then fails; every
+    other thread's read gets through to Azurite."""
+
+    def __init__(self, thread: str, release: threading.Event) -> None:
+        super().__init__()
+        self.thread, self.release = thread, release
+        self.held = threading.Event()
+
+    def send(self, request, **kwargs):  # type: ignore[no-untyped-def,override]
+        if threading.current_thread().name == self.thread:
+            self.held.set()
+            self.release.wait(patience(30))
+            raise ServiceRequestError("connection reset")
+        return super().send(request, **kwargs)
+
+
+def test_a_slow_failure_never_overwrites_a_newer_generation_another_thread_saw(azurite: AzuriteEndpoints,
+                                                                             unique_name: str) -> None:
+    """Two clients of one process during a blip, just after a flip: one reads generation 2 from the primary
+    while the other's primary read hangs and fails; that one falls to the lagging secondary (generation 1). It
+    must not serve generation 1, nor make it the process's last-known-good or cached answer."""
+    live = TableClient.from_connection_string(azurite.connection_string, unique_name)
+    lagging = PointerStore(TableClient.from_connection_string(azurite.connection_string, unique_name + "lag"))
+    flip(lagging, 1)
+    flip(PointerStore(live), 2)
+    release = threading.Event()
+    transport = _SlowFailingFor("slow-client", release)
+    primary = PointerStore(TableClient(azurite.table_url, unique_name, credential=AzureNamedKeyCredential(
+        azurite.account, azurite.key), transport=transport, **RESOLVER_CLIENT_OPTIONS))
+    clock = Clock()
+    resolver = ActiveHubResolver(CONFIG, primary, ttl=10.0, clock=clock, secondary=lagging)
+    answers: dict[str, int] = {}
+    slow = threading.Thread(target=lambda: answers.update(slow=resolver.resolution("ml").generation),
+                            name="slow-client")
+    slow.start()
+    assert transport.held.wait(patience(30))
+    assert resolver.resolution("ml").generation == 2  # the other client: the primary answered
+    release.set()
+    slow.join(patience(30))
+    assert answers == {"slow": 2}
+    assert resolver.resolution("ml").generation == 2  # the cache holds the newest generation seen
+    clock.now += 11
+    resolver.store = lagging  # and later answers never go back either
+    assert resolver.resolution("ml").generation == 2

@@ -9,7 +9,7 @@ import pytest
 
 from failover.domain.model import Artifact, ArtifactKind
 from failover.domain.resource_maps import ResourceMaps
-from failover.domain.serving import with_schedule_enabled
+from failover.domain.serving import creation_form, with_schedule_enabled
 from failover.hubs.simulated_hub import SimulatedHub
 from failover.hubs.simulated_seed import seed_artifacts
 from failover.recovery import activate, fence_standby_schedules
@@ -121,3 +121,55 @@ def test_nothing_moves_while_the_pointer_stays(pair: tuple[SimulatedHub, Simulat
     result = activate(target, source, schedules, desired=lambda a: a, flipped=False, dry_run=False, concurrency=2)
     assert result["deferred"] == len(schedules) and result["source_disabled"] == 0
     assert source.write_count == target.write_count == 0
+
+
+def test_a_schedule_the_target_lacks_keeps_running_on_the_source(pair: tuple[SimulatedHub, SimulatedHub]) -> None:
+    """Its recreation failed (an unresolved secret in its job definition, a conflict) or, hot-hot, it was never
+    pre-deployed: stopping it on the source would leave it running nowhere."""
+    source, target = pair
+    schedules = _on_both(source, target)
+    missing = next(s for s in schedules if s.spec["properties"]["isEnabled"])
+    target.clear()
+    for schedule in schedules:
+        if schedule.name != missing.name:
+            target.put_asset(with_schedule_enabled(schedule, False))
+    result = activate(target, source, schedules, desired=lambda a: a, flipped=True, dry_run=False, concurrency=4)
+    enabled = [s for s in schedules if s.spec["properties"]["isEnabled"]]
+    assert (result["failed"], result["activated"], result["source_disabled"]) == (1, len(enabled) - 1,
+                                                                                  len(enabled) - 1)
+    assert source.get_asset(ArtifactKind.SCHEDULE, missing.name, None).spec["properties"]["isEnabled"]
+    (error,) = result["errors"]
+    assert error["item"] == missing.key and f"still enabled on {source.hub_id}" in error["error"]
+
+
+def test_a_schedule_the_target_refuses_to_enable_is_started_on_the_source_again(
+        pair: tuple[SimulatedHub, SimulatedHub]) -> None:
+    source, target = pair
+    schedules = _on_both(source, target)
+    enabled = [s for s in schedules if s.spec["properties"]["isEnabled"]]
+    target.set_faults("flaky=1,only=apply_state")  # every switch on the target fails, after its retries
+    result = activate(target, source, enabled, desired=lambda a: a, flipped=True, dry_run=False, concurrency=2)
+    assert (result["failed"], result["activated"], result["source_disabled"]) == (len(enabled), 0, 0)
+    assert all(source.get_asset(ArtifactKind.SCHEDULE, s.name, None).spec["properties"]["isEnabled"] for s in enabled)
+    assert all(f"enabled on {source.hub_id} again" in e["error"] for e in result["errors"])
+
+
+def test_an_endpoint_whose_deployment_failed_serves_from_the_others_and_says_so(
+        pair: tuple[SimulatedHub, SimulatedHub]) -> None:
+    _, target = pair
+    chain = seed_artifacts(14, random.Random(42))
+    endpoint = next(a for a in chain if a.kind is ArtifactKind.ONLINE_ENDPOINT)
+    blue = next(a for a in chain if a.kind is ArtifactKind.ONLINE_DEPLOYMENT and a.name.startswith(endpoint.name))
+    for artifact in chain:
+        if artifact.kind in (ArtifactKind.ENVIRONMENT, ArtifactKind.CODE, ArtifactKind.MODEL, ArtifactKind.DATA):
+            target.put_asset(artifact)
+    target.put_asset(creation_form(endpoint, None, warm=False))
+    target.put_asset(blue)  # green's recreation failed
+    cataloged = Artifact(endpoint.kind, endpoint.name, None, {**endpoint.spec, "properties": {
+        **endpoint.spec["properties"], "traffic": {"blue": 90, "green": 10}}})
+    result = activate(target, None, [cataloged], desired=lambda a: a, flipped=True, dry_run=False, concurrency=1)
+    assert (result["activated"], result["failed"]) == (1, 0)
+    assert target.get_asset(endpoint.kind, endpoint.name, None).spec["properties"]["traffic"] == {"blue": 100}
+    (error,) = result["errors"]
+    assert error["item"] == cataloged.key and "['green'] are missing or failed" in error["error"]
+    assert "{'blue': 100} instead of {'blue': 90, 'green': 10}" in error["error"]

@@ -14,7 +14,7 @@ import pytest
 from failover.domain.config import ConfigError, PairSecrets, parse_config
 from failover.domain.model import Artifact, ArtifactKind, JobRecord
 from failover.domain.ports import ErrorCategory, HubError
-from failover.domain.secret_map import SecretResolver, SecretsUnresolved
+from failover.domain.secret_map import SecretResolver, SecretsUnresolved, SecretUnavailable
 from failover.domain.secrets import (
     LEGACY_PLACEHOLDER,
     MARKER_PREFIX,
@@ -38,14 +38,20 @@ VAULT = "kv-ml.vault.azure.net"
 @pytest.mark.parametrize("name", [
     "DB_PASS", "PGPASSWORD", "SECRETKEY", "HF_TOKEN", "OPENAI_API_KEY", "apiKey", "client_secret", "MYSQL_PWD",
     "AZURE_STORAGE_CONNECTION_STRING", "AWS_SECRET_ACCESS_KEY", "GITHUB_PAT", "sas_token", "credentials", "key",
-    "Authorization", "accountKey", "DATABASE_PASSWORD", "passphrase"])
+    "Authorization", "accountKey", "DATABASE_PASSWORD", "passphrase",
+    # a Spark job's conf: Hadoop's Azure storage settings name the account after the secret word
+    "spark.hadoop.fs.azure.account.key.acct.dfs.core.windows.net",
+    "spark.hadoop.fs.azure.account.oauth2.client.secret.acct.dfs.core.windows.net",
+    "fs.azure.sas.container.acct.blob.core.windows.net"])
 def test_secret_names(name: str) -> None:
     assert is_secret_name(name)
 
 
 @pytest.mark.parametrize("name", [
     "MAX_TOKENS", "PAD_TOKEN", "eos_token", "PARTITION_KEY", "sort_key", "LOG_LEVEL", "secretsConfiguration",
-    "keyVaultName", "password_hint", "TOKEN_LIMIT", "ACCESS_KEY_ID", "bypass", "$skipToken", "num_tokens"])
+    "keyVaultName", "password_hint", "TOKEN_LIMIT", "ACCESS_KEY_ID", "bypass", "$skipToken", "num_tokens",
+    "spark.hadoop.fs.azure.account.oauth2.client.id.acct.dfs.core.windows.net",
+    "spark.hadoop.fs.azure.account.auth.type.acct.dfs.core.windows.net", "spark.executor.memory"])
 def test_names_that_are_not_secrets(name: str) -> None:
     assert not is_secret_name(name)
 
@@ -69,9 +75,64 @@ def test_names_that_are_not_secrets(name: str) -> None:
     ("python train.py --token abc123xyz", "assignment"),
     ("export DB_PASS=hunter2 && python score.py", "assignment"),
     ('{"password": "correct-horse"}', "assignment"),
+    # a secret inside another assignment's value, or in a URL's query (``https:`` reads as a name)
+    ("env:DB_PASS=hunter22x", "assignment"),
+    ("https://api.example.com/v1/score?api_key=abc123def456&format=json", "assignment"),
+    ("SCORING_URL=https://api.example.com/v1?access_token=abc123def456", "assignment"),
+    ("https://fn-score.azurewebsites.net/api/score?code=aBcD1234eFgH5678iJkL9012mNoP==", "url_key"),
+    # passwords given to short flags
+    ("docker login -u ci -p hunter22x myregistry.azurecr.io", "assignment"),
+    ("az login --service-principal -u 0000-1111 -p hunter22x --tenant t", "assignment"),
+    ("curl -u admin:hunter22x https://internal.example.com/export", "assignment"),
+    ("Ab.8Q~cd~Ef.Gh_Ij-Kl~Mn.Op_Qr-St~Uv.Wx1y", "key_shape"),  # a Microsoft Entra client secret
 ])
 def test_secret_values_whatever_the_field(value: str, kind: str) -> None:
     assert secret_kind(value) == kind
+
+
+@pytest.mark.parametrize("command", [
+    "huggingface-cli login --token $HF_TOKEN && python train.py",
+    "export PGPASSWORD=$DB_PASS; psql -h db -f load.sql",
+    'python train.py --api-key "$OPENAI_API_KEY" --epochs 3',
+    "python train.py --token ${HF_TOKEN}",
+    "python a.py --password=$(cat /run/secrets/db-password)",
+    "python score.py --token %HF_TOKEN%",
+    "docker login -u ci -p $ACR_PASSWORD myregistry.azurecr.io",
+    "curl -u admin:$EXPORT_PW https://internal.example.com/export",
+    "python scripts/login.py -p 8080 --epochs 3",  # a script named login, not a login command
+    "python x.py --db postgresql://app:${PGPASSWORD}@db:5432/app",
+])
+def test_a_command_that_reads_its_secret_from_the_environment_is_kept(command: str) -> None:
+    """The recommended way to pass a secret: an environment variable the command reads. The variable is the
+    secret (withheld by its name); the command holds none, and withholding it would fail the job."""
+    assert secret_kind(command) is None
+    spec = {"command": command, "environmentVariables": {"HF_TOKEN": "hf_abc"}}
+    assert redact(spec)["command"] == command
+
+
+def test_azure_mls_own_key_vault_references_are_kept_and_public_keys_are_not_secrets() -> None:
+    """A job's ``secretsConfiguration`` names Key Vault secrets the service reads when the job starts: withheld,
+    the job would fail unresolved for a secret it never carried."""
+    spec = {"properties": {"jobType": "Command", "command": "python train.py", "secretsConfiguration": {
+        "DB_PASSWORD": {"uri": "https://kv-ml.vault.azure.net/secrets/db-password/0123", "workspaceSecretName": "db"},
+        "HF_TOKEN": {"workspaceSecretName": "hf-token"}}},
+        "ssh_public_key": "ssh-rsa AAAAB3NzaC1yc2E alice@host"}
+    assert redact(spec) == spec and needs(redact(spec)) == []
+    for smuggled in ({"uri": "https://evil.example.com/secrets/x"}, {"value": "hunter22"}, {"uri": "hunter22"}):
+        assert redact({"HF_TOKEN": smuggled}) == {"HF_TOKEN": "***hubfailover-secret:HF_TOKEN***"}
+
+
+def test_a_signed_url_that_carries_another_secret_is_withheld_whole() -> None:
+    """Dropping the SAS terms must not keep a second credential in the URL the catalog stores."""
+    signed = "https://acct.blob.core.windows.net/c/f.csv?sv=2022-11-02&sig=S1G&api_key=k123456789"
+    assert redact({"inputs": {"data": {"uri": signed}}}) == {
+        "inputs": {"data": {"uri": "***hubfailover-secret:inputs.data***"}}}
+
+
+def test_single_quotes_and_environment_values_are_literal() -> None:
+    """No shell expansion in single quotes, nor in an environment variable's value: ``$…`` is the secret."""
+    assert scrub("python a.py --token '$ecretPa55'") == "python a.py --token ***"
+    assert redact({"DB_PASS": "$ecretPa55"}) == {"DB_PASS": "***hubfailover-secret:DB_PASS***"}
 
 
 @pytest.mark.parametrize("value", [
@@ -114,6 +175,15 @@ def test_redaction_keeps_markers_that_name_what_is_missing_and_is_idempotent() -
     assert [(n.ref, n.kind, n.unsigned_url) for n in needs(clean)] == [
         ("HF_TOKEN", "secret", None), ("DB_URL", "secret", None),
         ("inputs.data", "signed", "https://a.blob.core.windows.net/c/f.csv?v=2"), ("command", "secret", None)]
+
+
+def test_scrub_keeps_a_marker_quoted_in_an_error_it_names_what_to_map() -> None:
+    text = ("permanent: sec: job x-fo1: a secret placeholder is left in the spec ('***hubfailover-secret:HF_TOKEN***'):"
+            " never submitted; password=hunter22")
+    assert scrub(text) == text.replace("hunter22", "***")
+    # Only a key name is kept as a marker's reference: text shaped like a marker around a value is not.
+    assert "hunter22" not in scrub("***hubfailover-secret:password=hunter22***")
+    assert "sig=S1G" not in scrub("***hubfailover-signed:d:https://a.blob.core.windows.net/c/f?sv=1&sig=S1G***")
 
 
 def test_scrub_cuts_secrets_out_of_free_text() -> None:
@@ -254,6 +324,38 @@ def test_key_vault_refusing_the_identity_fails_the_item_naming_the_role(target: 
     assert "Key Vault Secrets User role on vault kv-ml" in result["errors"][0]["error"]
 
 
+def test_an_unreachable_key_vault_costs_one_read_not_one_per_job(target: SimulatedHub,
+                                                                  vault: KeyVaultEmulator) -> None:
+    """A vault behind a private endpoint in the failed region does not answer. Each of a thousand jobs sharing
+    HF_TOKEN waiting through the SDK's retries (and connect timeouts) would hold the recovery for hours: the
+    first failure is kept a while, and the other jobs fail at once with the same message."""
+    vault.unreachable.add(VAULT)
+    source = KeyVaultSecrets(StaticTokenCredential(), transport=vault, retry_total=2, retry_backoff_factor=0.01)
+    resolver = SecretResolver("ml", PairSecrets.model_validate({"key_vault": "kv-ml", "map": {"HF_TOKEN": "hf-token"}}),
+                              source)
+    jobs = [_cataloged(f"train-{i}", {"HF_TOKEN": f"x{i}"}) for i in range(30)]
+    result = resubmit_jobs(target, None, jobs, generation=1, compute_map={}, dry_run=False, concurrency=4,
+                           secrets=resolver)
+    assert result["failed"] == 30
+    assert {e["error"] for e in result["errors"]} == {
+        "unresolved: HF_TOKEN: https://kv-ml.vault.azure.net/secrets/hf-token: Key Vault kv-ml is unreachable"}
+    assert vault.attempts[VAULT] == 3  # one read: the first try and the SDK's two retries
+
+
+def test_a_failed_key_vault_read_is_tried_again_after_a_while(vault: KeyVaultEmulator) -> None:
+    clock = [0.0]
+    source = KeyVaultSecrets(StaticTokenCredential(), transport=vault, retry_total=0, clock=lambda: clock[0])
+    uri = f"https://{VAULT}/secrets/hf-token"
+    vault.unreachable.add(VAULT)
+    for _ in range(3):
+        with pytest.raises(SecretUnavailable, match="unreachable"):
+            source.secret(uri)
+    assert vault.attempts[VAULT] == 1
+    vault.unreachable.clear()
+    clock[0] += 61  # Key Vault fails over by itself: a later look may find it
+    assert source.secret(uri) == "hf_from_key_vault"
+
+
 def test_an_artifact_with_a_signed_path_is_recreated_with_fresh_access_and_found_present_next_time(
         target: SimulatedHub, vault: KeyVaultEmulator) -> None:
     signed = "https://acct.blob.core.windows.net/data/sales.csv?sv=2022-11-02&sp=r&sig=OLD"
@@ -265,6 +367,32 @@ def test_an_artifact_with_a_signed_path_is_recreated_with_fresh_access_and_found
     assert written.spec["path"].endswith("sig=FRESH")
     again = recreate_artifacts(target, [cataloged], dry_run=False, concurrency=1, secrets=resolver)
     assert again["already_present"] == 1 and again["failed"] == 0  # compared in catalog form
+
+
+def test_a_deployment_gets_its_own_secret_by_the_key_the_error_names(target: SimulatedHub,
+                                                                     vault: KeyVaultEmulator) -> None:
+    """Two deployments calling two AI Services resources (one per region, as the seeds advise) hold two keys
+    under one variable name. The error names the per-item key to map; the configuration accepts it (a
+    deployment's key has a '/' in its name) and each deployment gets its own secret."""
+    vault.vaults[VAULT].update({"aoai-blue": "key-of-blue", "aoai-green": "key-of-green"})
+    endpoint = Artifact(ArtifactKind.ONLINE_ENDPOINT, "chat", None, {"properties": {"authMode": "Key"}})
+    target.put_asset(endpoint)
+    deployments = [Artifact(ArtifactKind.ONLINE_DEPLOYMENT, f"chat/{color}", None, redact({"properties": {
+        "environmentVariables": {"AZURE_OPENAI_API_KEY": f"primary-{color}-key"}}, "sku": {"capacity": 1}}))
+        for color in ("blue", "green")]
+    unmapped = recreate_artifacts(target, deployments, dry_run=True, concurrency=1)
+    keys = [e["error"].split('(or "')[1].split('"')[0] for e in unmapped["errors"]]
+    assert keys == ["online_deployment:chat/blue:/AZURE_OPENAI_API_KEY",
+                    "online_deployment:chat/green:/AZURE_OPENAI_API_KEY"]
+    config = parse_config(_config({"key_vault": "kv-ml", "map": dict(zip(keys, ["aoai-blue", "aoai-green"],
+                                                                             strict=True))}))
+    source = KeyVaultSecrets(StaticTokenCredential(), transport=vault, retry_total=0)
+    resolver = SecretResolver("ml", config.pair("ml").secrets, source)
+    result = recreate_artifacts(target, deployments, dry_run=False, concurrency=1, secrets=resolver)
+    assert result["recreated"] == 2, result["errors"]
+    for color in ("blue", "green"):
+        env = target.get_asset(ArtifactKind.ONLINE_DEPLOYMENT, f"chat/{color}", None).spec["properties"]
+        assert env["environmentVariables"] == {"AZURE_OPENAI_API_KEY": f"key-of-{color}"}
 
 
 def test_without_a_mapping_nothing_is_written_and_no_key_vault_is_needed(target: SimulatedHub) -> None:

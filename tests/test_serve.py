@@ -6,9 +6,11 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -251,3 +253,52 @@ def test_serve_process_generates_a_key_and_stops_on_sigterm(azurite: AzuriteEndp
     text = log.read_text()
     assert text.count(key) == 1, "the key appears once: on the generated-key line"
     assert "stopping" in text
+
+
+@pytest.mark.parametrize(("args", "code", "says"), [
+    (["--port", "70000"], 2, "argument --port: 70000 is not a port"),
+    (["--config", "{}"], 1, "serve could not start: ConfigError: invalid failover configuration"),
+    (["--config", "/nonexistent/failover.json"], 1, "cannot read '/nonexistent/failover.json'"),
+    (["--storage", "garbage"], 1, "serve could not start: StorageNotConfigured"),
+], ids=["port out of range", "config without pairs", "config file missing", "storage garbage"])
+def test_serve_that_can_not_start_says_why_never_a_traceback(azurite: AzuriteEndpoints, args: list[str], code: int,
+                                                             says: str) -> None:
+    storage = [] if "--storage" in args else ["--storage", azurite.connection_string]
+    proc = subprocess.run([sys.executable, "-m", "failover", "serve", "--no-timers", *storage,
+                           *(args if "--port" in args else ["--port", "0", *args])], cwd=ROOT, text=True,
+                          capture_output=True, timeout=patience(60), env={**os.environ, "COLUMNS": "200"})
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == code, out
+    assert says in out and "Traceback" not in out
+    assert azurite.connection_string.split("AccountKey=")[1].split(";")[0] not in out  # no key in the message
+
+
+def raw_exchange(url: str, request: bytes) -> tuple[int, dict[str, Any], bytes]:
+    """One request as bytes on a fresh connection; the status, the JSON body and whatever followed it."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=patience(20)) as conn:
+        conn.sendall(request)
+        received = b""
+        while chunk := conn.recv(65536):  # the server closes the connection after these answers
+            received += chunk
+    head, _, rest = received.partition(b"\r\n\r\n")
+    length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+    return int(head.split(b" ")[1]), json.loads(rest[:length]), rest[length:]
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    (b"Content-Length: abc\r\n", 400), (b"Content-Length: -5\r\n", 400),
+    (b"Transfer-Encoding: chunked\r\n", 411), (b"Content-Length: 999999999999\r\n", 413),
+], ids=["not a number", "negative", "chunked", "10^12 bytes"])
+def test_a_body_serve_will_not_read_is_a_4xx_and_never_the_next_request(azurite: AzuriteEndpoints, headers: bytes,
+                                                                         status: int) -> None:
+    """A Content-Length that is not a length dropped the connection without an answer; a negative one or a chunked
+    body was not read, and its bytes were parsed as a second request; a huge one was read into memory before the
+    key was even checked."""
+    with served(azurite) as s:
+        smuggled = b"GET /api/pairs HTTP/1.1\r\nHost: x\r\nx-functions-key: " + KEY.encode() + b"\r\n\r\n"
+        code, body, after = raw_exchange(s.url, b"POST /api/alerts HTTP/1.1\r\nHost: x\r\nx-functions-key: "
+                                         + KEY.encode() + b"\r\n" + headers + b"\r\n" + smuggled)
+        assert code == status and body["error"], body
+        assert after == b""  # the connection was closed: the bytes that followed were not served as a request
+        assert s.call("GET", "/api/pairs")[0] == 200  # and serve goes on

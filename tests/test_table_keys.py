@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from failover.domain.config import ALERT_DEDUPE_TTL, ALERT_MAX_AGE_LIMIT_MINUTES
-from failover.stores.alert_deliveries import AlertDeliveries
+from failover.stores.alert_deliveries import HANDLING_LEASE, AlertDeliveries, Claim
 from failover.stores.audit import AuditLog
 from failover.stores.journal import RecoveryJournal
 from failover.stores.table_store import table_key
@@ -75,10 +75,10 @@ def test_alert_deliveries_claim_once_per_key_whatever_it_holds(azurite: AzuriteE
     @given(TEXT)
     def claim(key: str) -> None:
         deliveries.release("ml-prod", key)  # hypothesis may repeat an example
-        assert deliveries.claim("ml-prod", key, now)
-        assert not deliveries.claim("ml-prod", key, now + timedelta(minutes=5))
+        assert deliveries.claim("ml-prod", key, now) is Claim.NEW
+        assert deliveries.claim("ml-prod", key, now + timedelta(minutes=1)) is Claim.IN_FLIGHT  # being handled
         deliveries.finish("ml-prod", key, "recorded")
-        assert not deliveries.claim("ml-prod", key, now + timedelta(days=1))
+        assert deliveries.claim("ml-prod", key, now + timedelta(days=1)) is Claim.DUPLICATE
 
     claim()
 
@@ -87,16 +87,34 @@ def test_dedupe_rows_expire_after_the_ttl_and_are_purged(azurite: AzuriteEndpoin
     deliveries = AlertDeliveries.from_service(tables(azurite), unique_name)
     first = datetime(2030, 1, 1, tzinfo=UTC)
     assert timedelta(minutes=ALERT_MAX_AGE_LIMIT_MINUTES) < ALERT_DEDUPE_TTL  # an expired row's alert is stale
-    assert deliveries.claim("ml-prod", ALERT_IDS[0], first)
-    assert deliveries.claim("ml-prod", ALERT_IDS[1], first + timedelta(days=5))
-    assert not deliveries.claim("ml-prod", ALERT_IDS[0], first + ALERT_DEDUPE_TTL - timedelta(seconds=1))
+    assert deliveries.claim("ml-prod", ALERT_IDS[0], first) is Claim.NEW
+    assert deliveries.claim("ml-prod", ALERT_IDS[1], first + timedelta(days=5)) is Claim.NEW
+    for key in ALERT_IDS[:2]:
+        deliveries.finish("ml-prod", key, "recorded")
+    assert deliveries.claim("ml-prod", ALERT_IDS[0], first + ALERT_DEDUPE_TTL - timedelta(seconds=1)) is (
+        Claim.DUPLICATE)
     # past the TTL the row no longer deduplicates: the delivery is new (and stale: recorded, never acted on)
-    assert deliveries.claim("ml-prod", ALERT_IDS[0], first + ALERT_DEDUPE_TTL + timedelta(seconds=1))
-    assert deliveries.claim("ml-prod", ALERT_IDS[2], first)
+    assert deliveries.claim("ml-prod", ALERT_IDS[0], first + ALERT_DEDUPE_TTL + timedelta(seconds=1)) is Claim.NEW
+    assert deliveries.claim("ml-prod", ALERT_IDS[2], first) is Claim.NEW
     later = first + ALERT_DEDUPE_TTL + timedelta(days=1)
     assert deliveries.purge_expired("ml-prod", later) == 1  # ALERT_IDS[2]; the others are younger than the TTL
     assert deliveries.purge_expired("ml-prod", later) == 0
-    assert deliveries.claim("ml-prod", ALERT_IDS[2], later)  # purged: a new first delivery
+    assert deliveries.claim("ml-prod", ALERT_IDS[2], later) is Claim.NEW  # purged: a new first delivery
+
+
+def test_a_delivery_being_handled_is_in_flight_until_its_lease_lapses(azurite: AzuriteEndpoints,
+                                                                      unique_name: str) -> None:
+    """A handler that died (worker recycled mid-call) leaves its row "handling": after HANDLING_LEASE the next
+    delivery takes it over instead of being told "duplicate" for 8 days."""
+    deliveries = AlertDeliveries.from_service(tables(azurite), unique_name)
+    first = datetime(2030, 1, 1, tzinfo=UTC)
+    assert deliveries.claim("ml-prod", ALERT_IDS[1], first) is Claim.NEW
+    assert deliveries.claim("ml-prod", ALERT_IDS[1], first + HANDLING_LEASE - timedelta(seconds=1)) is (
+        Claim.IN_FLIGHT)
+    assert deliveries.claim("ml-prod", ALERT_IDS[1], first + HANDLING_LEASE) is Claim.NEW  # taken over
+    assert deliveries.claim("ml-prod", ALERT_IDS[1], first + HANDLING_LEASE) is Claim.IN_FLIGHT  # by that one
+    deliveries.finish("ml-prod", ALERT_IDS[1], "started")
+    assert deliveries.claim("ml-prod", ALERT_IDS[1], first + 2 * HANDLING_LEASE) is Claim.DUPLICATE
 
 
 def test_the_journal_keys_any_run_and_scope(azurite: AzuriteEndpoints, unique_name: str) -> None:

@@ -4,7 +4,9 @@ What each kind of alert does is written in docs/alerts.md and decided in
 failover/domain/alerts.py: only a fresh failure signal about the pair's active hub goes on to
 the start guards (the same as the probe's); resolution notices, user-initiated or non-health
 events, stale alerts and alerts about the standby are recorded with their reason.
-Redeliveries (same delivery key) are answered 200 and change nothing. Guard refusals and
+Redeliveries (same delivery key) are answered 200 and change nothing; one that arrives while the
+first delivery is still being handled is answered 503 (the action group retries, in case that
+handling fails). Guard refusals and
 recorded alerts are 200 too: a non-2xx would make the action group retry for nothing.
 """
 
@@ -27,9 +29,11 @@ from failover.domain.alerts import (
     assess_alert,
     parse_alert,
 )
+from failover.domain.config import HubPair
 from failover.domain.health import Decision, decide_alert
 from failover.domain.requests import FailoverRequest, Trigger
 from failover.services import Services, services
+from failover.stores.alert_deliveries import Claim
 from failover.stores.pointer import PointerNotFound
 from triggers.starting import StartFacts, start_with
 
@@ -38,8 +42,8 @@ log = logging.getLogger(__name__)
 UNMAPPED = "unmapped"
 
 
-def _json(status: int, body: dict[str, Any]) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json")
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json", headers=headers)
 
 
 @bp.route(route="alerts", methods=["POST"])
@@ -49,29 +53,63 @@ async def alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
         alert = parse_alert(req.get_body())
     except AlertPayloadError as exc:
         return _json(exc.status, {"error": str(exc), "field": exc.field})
+    try:
+        return await _deliver(client, alert)
+    except Exception:  # storage or the runtime: a 503 the action group retries (a 500 it would not)
+        log.exception("alert %s could not be handled", alert.essentials.alertId)
+        return _json(503, {"error": "the alert could not be handled now; retry"})
+
+
+async def _deliver(client: df.DurableOrchestrationClient, alert: CommonAlert) -> func.HttpResponse:
     svc = services()
     now = datetime.now(UTC)
-    subject = _subject(svc, alert)
+    subjects = _subjects(svc, alert)
+    if len(subjects) <= 1:
+        return await _deliver_to(client, alert, subjects[0] if subjects else None, now)
+    answers: list[func.HttpResponse] = []
+    for subject in subjects:  # each pair decides and dedupes on its own; one failing does not stop the others
+        try:
+            answers.append(await _deliver_to(client, alert, subject, now))
+        except Exception:
+            log.exception("alert %s for %s could not be handled", alert.essentials.alertId, subject.pair.name)
+            answers.append(_json(503, {"pair": subject.pair.name, "error": "the alert could not be handled now; "
+                                                                           "retry"}))
+    codes = [answer.status_code for answer in answers]
+    status = 503 if 503 in codes else 202 if 202 in codes else 200  # a 503: the retry redoes only that pair
+    return _json(status, {"status": "several_pairs", "pairs": [json.loads(a.get_body()) for a in answers]},
+                 {"Retry-After": "10"} if status == 503 else None)
+
+
+async def _deliver_to(client: df.DurableOrchestrationClient, alert: CommonAlert, subject: AlertSubject | None,
+                      now: datetime) -> func.HttpResponse:
+    svc = services()
     partition, key = subject.pair.name if subject else UNMAPPED, alert.delivery_key()
-    if not svc.alerts.claim(partition, key, now):
+    claim = svc.alerts.claim(partition, key, now)
+    if claim is not Claim.NEW:
         # decided here, before any start: a redelivery (of an alert for a pair, or for none)
         with telemetry.decision("alert", subject.pair.name if subject else None, trigger="alert", started=False,
-                                why="unmapped" if subject is None else "duplicate",
+                                why="unmapped" if subject is None else claim.value,
                                 condition=alert.essentials.monitorCondition):
             if subject is None:
                 return _unmapped()
+            if claim is Claim.IN_FLIGHT:  # if that handling fails, this delivery's retry is the alert's last chance
+                return _json(503, {"status": "in_flight", "pair": partition,
+                                   "error": "this alert is being handled by another delivery; retry"},
+                             {"Retry-After": "10"})
             return _json(200, {"status": "duplicate", "pair": partition})
     try:
         status, body = await _handle(client, alert, subject, now)
     except Exception:
-        svc.alerts.release(partition, key)  # let the action group's retry act
-        log.exception("alert %s for %s could not be handled", alert.essentials.alertId, partition)
-        return _json(503, {"error": "the alert could not be handled now; retry"})
-    svc.alerts.finish(partition, key, str(body.get("status") or status))
-    try:
+        try:
+            svc.alerts.release(partition, key)  # let the action group's retry act
+        except Exception:  # the claim lapses after its lease instead
+            log.warning("alert delivery %s of %s was not released", key[:200], partition, exc_info=True)
+        raise
+    try:  # what was done stands, whatever the bookkeeping says
+        svc.alerts.finish(partition, key, str(body.get("status") or status))
         svc.alerts.purge_expired(partition, now)
-    except Exception:  # housekeeping: the next delivery tries again
-        log.warning("expired alert deliveries of %s were not purged", partition, exc_info=True)
+    except Exception:  # an unfinished row lapses after its lease; expired rows go on the next delivery
+        log.warning("alert delivery bookkeeping of %s failed", partition, exc_info=True)
     return _json(status, body)
 
 
@@ -80,17 +118,22 @@ def _unmapped() -> func.HttpResponse:
                        "field": "data.essentials.alertTargetIDs"})
 
 
-def _subject(svc: Services, alert: CommonAlert) -> AlertSubject | None:
-    """The pair (and hub) the alert is about; of several (a shared standby), the pair where that hub is active."""
+def _subjects(svc: Services, alert: CommonAlert) -> list[AlertSubject]:
+    """The pairs (and hub) the alert is for. Of several (a standby shared by pairs, or targets naming hubs of
+    several pairs), each pair where that hub is active now: an outage of a hub concerns every pair running on it.
+    Where it is active in none, the first pair records the alert (about its standby)."""
     subjects = alert_subjects(svc.config, alert)
-    if len(subjects) > 1:
-        for subject in subjects:
-            try:
-                if svc.pointers.read(subject.pair.name).active == subject.hub:
-                    return subject
-            except PointerNotFound:
-                continue
-    return subjects[0] if subjects else None
+    if len(subjects) <= 1:
+        return subjects
+    active = [s for s in subjects if _active(svc, s.pair) == s.hub]
+    return active or subjects[:1]
+
+
+def _active(svc: Services, pair: HubPair) -> str:
+    try:
+        return svc.pointers.read(pair.name).active
+    except PointerNotFound:  # never probed nor failed over: its primary
+        return pair.primary.name
 
 
 def _describe(alert: CommonAlert) -> dict[str, Any]:

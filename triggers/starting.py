@@ -9,8 +9,9 @@ fire for the same outage at once). So the decision and a run claim are written t
 conditional write on the pair state, before ``start_new``: of N concurrent starters, one writes the
 claim and the others re-read, see it and are refused. The claim is released if ``start_new`` fails
 and settled by the run's audit activity when the run ends. A claim whose starter died before
-``start_new`` lapses after ``CLAIM_GRACE``; one whose run ended unaudited (terminated) is
-recognised by the claim token in the instance's input.
+``start_new`` lapses after ``CLAIM_GRACE``; one whose run ended unaudited (terminated, or its audit
+failed) is recognised by the claim token in the instance's input, and the next start writes that
+run's account (outcome, audit, last failover, the cooldown if it moved the pointer) before it decides.
 """
 
 from __future__ import annotations
@@ -18,16 +19,19 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
+from pydantic import ValidationError
 
 from failover import telemetry
 from failover.domain.health import Decision, decide_failback, decide_manual_start, decide_recover
 from failover.domain.requests import FailoverRequest, RecoverRequest, Trigger
+from failover.domain.run import unaudited_report
+from failover.run_accounts import record_run
 from failover.services import services
 from failover.stores.pair_state import PairState, RunClaim
 from failover.stores.pointer import Pointer
@@ -68,6 +72,11 @@ class StartResult:
 class _Runtime:
     running: bool
     claim: str | None  # the claim token in the input of the instance's latest run
+    status: str | None = None  # that run's runtime status, input, last custom status, output, last update
+    input: dict[str, Any] = field(default_factory=dict)
+    custom: Any = None
+    output: Any = None
+    updated: datetime | None = None
 
 
 async def _runtime(client: df.DurableOrchestrationClient, instance_id: str) -> _Runtime:
@@ -80,8 +89,38 @@ async def _runtime(client: df.DurableOrchestrationClient, instance_id: str) -> _
             data = json.loads(data)
         except ValueError:
             data = None
-    token = data.get("claim") if isinstance(data, dict) else None
-    return _Runtime(status.runtime_status in _ACTIVE, str(token) if token else None)
+    data = data if isinstance(data, dict) else {}
+    token = data.get("claim")
+    return _Runtime(status.runtime_status in _ACTIVE, str(token) if token else None, status.runtime_status.value,
+                    data, status.custom_status, status.output, status.last_updated_time)
+
+
+def _settle_ended_run(pair: str, instance_id: str, runtime: _Runtime, pointer: Pointer, now: datetime) -> None:
+    """A run of ours that ended while its claim is still on the pair state never ran its audit activity
+    (terminated through the Durable API, failed by the host, or its audit failed after its retries): its account
+    is written now, before deciding (its report if it returned one, else one from its last custom status), so it
+    has its outcome, audit record, last failover and the cooldown its flip started. Whoever sees it first writes
+    it; the claim makes that once."""
+    if runtime.running or runtime.claim is None or runtime.status is None:
+        return
+    svc = services()
+    state = svc.pair_state.read(pair)
+    if state.claim is None or state.claim.token != runtime.claim:
+        return  # settled by its audit, or by another starter
+    kind = "recover" if instance_id.startswith("recover-") else "failover"
+    report = runtime.output
+    if not (isinstance(report, dict) and report.get("run") and (report.get("timeline") or {}).get("completed_at")):
+        model = RecoverRequest if kind == "recover" else FailoverRequest
+        try:
+            request = model.model_validate(runtime.input)
+        except ValidationError:  # not an input of ours (started by hand through the Durable API)
+            return
+        report = unaudited_report(instance_id=instance_id, request=request, kind=kind, runtime_status=runtime.status,
+                                  custom=runtime.custom, ended_at=runtime.updated or now,
+                                  pointer_active=pointer.active, pointer_standby=pointer.standby,
+                                  pointer_generation=pointer.generation, pointer_changed_by=pointer.changed_by)
+    record_run(svc, pair=pair, instance_id=instance_id, kind=kind, report=report, claim=runtime.claim,
+               only_if_claimed=True)
 
 
 async def is_running(client: df.DurableOrchestrationClient, instance_id: str) -> bool:
@@ -140,6 +179,8 @@ async def _start_with(client: df.DurableOrchestrationClient, request: FailoverRe
     request = request.model_copy(update={"target": request.target or (
         pointer.active if orchestration == "recover" else pointer.standby)})
     runtimes = {iid: await _runtime(client, iid) for iid in pair.run_instance_ids}
+    for iid, ended in runtimes.items():
+        _settle_ended_run(pair.name, iid, ended, pointer, now)
     claim = RunClaim(uuid.uuid4().hex, instance_id, now, request.trigger.value, request.requested_by)
     decided: dict[str, Decision] = {}
 
@@ -147,6 +188,9 @@ async def _start_with(client: df.DurableOrchestrationClient, request: FailoverRe
         busy = _busy(runtimes, state.claim, now)
         decision = (_other_run(busy) if busy not in (None, instance_id)
                     else decide(StartFacts(busy is not None, state, pointer, now)))
+        if (busy is not None and state.claim is not None and not any(r.running for r in runtimes.values())
+                and "running for this pair" in decision.why):
+            decision = replace(decision, why=_starting_now(state.claim))  # nothing runs yet: say who claimed
         decided["decision"] = decision
         return _record(kind, request, instance_id, decision, now, note), (
             claim if decision.start and RUN_CLAIM else None)
@@ -158,7 +202,10 @@ async def _start_with(client: df.DurableOrchestrationClient, request: FailoverRe
             await client.start_new(orchestration, instance_id,
                                    request.model_copy(update={"claim": claim.token}).model_dump(mode="json"))
         except Exception as exc:  # the runtime refused (started without a claim) or is unreachable
-            running = await is_running(client, instance_id)
+            try:
+                running = await is_running(client, instance_id)
+            except Exception:  # still unreachable: our claim must not outlive this call (see the test)
+                running = False
             decision = Decision(False, f"a {orchestration} is already running for this pair" if running
                                 else f"the runtime did not start it: {str(exc)[:200]}", 409)
             svc.pair_state.release_claim(pair.name, claim.token, _record(kind, request, instance_id,
@@ -170,6 +217,13 @@ async def _start_with(client: df.DurableOrchestrationClient, request: FailoverRe
                      outcome="started" if result.started else "refused",
                      detail=_record(kind, request, instance_id, decision, now, note))
     return result
+
+
+def _starting_now(claim: RunClaim) -> str:
+    what = "recover" if claim.instance_id.startswith("recover-") else "failover"
+    return (f"a {what} is already running for this pair: being started by {claim.requested_by} ({claim.trigger}) "
+            f"since {claim.claimed_at.isoformat()}; if that starter died, its claim lapses at "
+            f"{(claim.claimed_at + CLAIM_GRACE).isoformat()}")
 
 
 def _record(kind: str, request: FailoverRequest, instance_id: str, decision: Decision, now: datetime,

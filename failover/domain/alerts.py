@@ -104,6 +104,8 @@ def parse_alert(body: bytes) -> CommonAlert:
         document = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise AlertPayloadError(400, f"body is not JSON: {exc}") from None
+    except RecursionError:  # deeper than any alert (a few levels): refused, not a 500
+        raise AlertPayloadError(400, "body is nested too deeply to be an alert", "body") from None
     if not isinstance(document, dict):
         raise AlertPayloadError(400, f"body must be a JSON object, got {type(document).__name__}")
     schema = document.get("schemaId")
@@ -225,7 +227,7 @@ def impacted_regions(alert: CommonAlert) -> set[str]:
     if isinstance(services, str):
         try:
             services = json.loads(services)
-        except ValueError:
+        except (ValueError, RecursionError):
             return set()
     return {_squash(region.get("RegionName")) for service in _dicts(services)
             for region in _dicts(service.get("ImpactedRegions")) if region.get("RegionName")}

@@ -62,7 +62,7 @@ KEY_VAULT_PATTERN = (rf"^(?:{_VAULT_NAME}|/subscriptions/[^/]+/resource[gG]roups
                      rf"Microsoft\.KeyVault/vaults/{_VAULT_NAME})$")
 SECRET_REF_PATTERN = (r"^(?:[a-zA-Z0-9-]{1,127}|https://[a-zA-Z0-9-]{3,24}\.vault\.(?:azure\.net|azure\.cn|"
                       r"usgovcloudapi\.net)/secrets/[a-zA-Z0-9-]{1,127}(?:/[0-9a-fA-F]{32})?)$")
-SECRET_KEY_PATTERN = r"^(?:[^/\s]+/)?[A-Za-z_][\w.-]*$"
+SECRET_KEY_PATTERN = r"^(?:\S+/)?[A-Za-z_][\w.-]*$"  # the item may hold a "/" (an endpoint's deployment)
 
 _PATTERN_HINTS: dict[str, str] = {
     SLUG_PATTERN: "slug (1-63 of a-z, 0-9 and '-', not starting or ending with '-')",

@@ -293,3 +293,30 @@ class FailoverRun:
         if self.kind == "recover":
             report["completes"] = plan.get("completes")  # the failover run this one completes
         return report
+
+
+def unaudited_report(*, instance_id: str, request: FailoverRequest, kind: str, runtime_status: str, custom: Any,
+                     ended_at: datetime, pointer_active: str, pointer_standby: str, pointer_generation: int,
+                     pointer_changed_by: str | None) -> dict[str, Any]:
+    """The report of a run that ended without one (terminated through the Durable API, failed by the host), from
+    what its last custom status says and the pointer now: ``aborted`` if it ended before any write, ``failed``
+    after (its flip wrote the run id as the pointer's ``changed_by``)."""
+    status = custom if isinstance(custom, dict) else {}
+    try:
+        started_at = datetime.fromisoformat(str(status["started_at"]))
+    except (KeyError, ValueError):
+        started_at = ended_at
+    run = FailoverRun(instance_id, request, started_at, kind=kind)
+    stage = str(status.get("stage") or "plan")
+    moved = kind == "failover" and pointer_changed_by == run.run_id
+    plan: dict[str, Any] = {"pair": request.pair, "source": pointer_active, "target": request.target,
+                            "generation": pointer_generation}
+    if moved:  # flipped by this run: it went from the hub that is the standby now, one generation ago
+        plan.update(source=pointer_standby, target=pointer_active, generation=pointer_generation - 1)
+        run.pointer_after, run.generation_after = pointer_active, pointer_generation
+    run.plan, run.stage = plan, stage
+    where = _STAGE_NAMES.get(stage, stage)
+    reason = (f"the run ended {runtime_status} at {where} without its audit record (terminated through the "
+              "Durable API, or failed by the host)" + ("; the pointer had moved" if moved else ""))
+    run.error(stage, reason)
+    return run.finish("failed" if moved or stage not in _BEFORE_ANY_WRITE else "aborted", ended_at, reason)

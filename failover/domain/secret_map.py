@@ -90,7 +90,7 @@ class SecretResolver:
                 return ""
             uri = self.settings.secret_uri(mapped)
             if self.source is None:
-                raise SecretUnavailable(f"{need.ref}: mapped to {uri}, but no Key Vault client is configured")
+                raise SecretUnavailable(f"{need.ref} is mapped to {uri}, but no Key Vault client is configured")
             try:
                 value = self.source.secret(uri)
             except SecretUnavailable as exc:

@@ -50,6 +50,7 @@ _NOT_SECRET_KEYS = frozenset({
     "partition", "sort", "row", "cache", "hash", "foreign", "join", "group", "lookup", "index", "label", "target",
     "feature", "entity", "dedup", "idempotency", "shard", "routing", "object", "s3", "blob", "map", "dict", "json",
     "metric", "column", "primary_key_column", "sort_key", "id", "name", "unique", "natural", "composite", "order",
+    "public",  # ssh_public_key, public_key: the half of a key pair that is meant to be shared
 })
 _NOT_SECRET_TOKENS = frozenset({"pad", "eos", "bos", "unk", "sep", "cls", "mask", "start", "end", "special", "max",
                                 "num", "min", "total", "chat", "image", "stop", "eot", "next", "page", "continuation",
@@ -60,9 +61,16 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
+# Hadoop's Azure storage settings (a Spark job's ``conf``): the secret word sits mid-name, before the account's
+# host (``spark.hadoop.fs.azure.account.key.<account>.dfs.core.windows.net``).
+_HADOOP_AZURE_SECRET = re.compile(r"(?:^|\.)fs\.azure\.(?:account\.key|account\.oauth2\.client\.secret|sas)\.", re.I)
+
+
 @lru_cache(maxsize=8192)  # field names repeat across thousands of specs; they are names, never values
 def is_secret_name(name: str) -> bool:
     """Whether a field (or environment variable, or command-line flag) of this name holds a secret."""
+    if _HADOOP_AZURE_SECRET.search(name):
+        return True
     words = [w for w in re.split(r"[^a-z0-9]+", _snake(name)) if w]
     if not words:
         return False
@@ -83,6 +91,8 @@ def is_secret_name(name: str) -> bool:
 _VALUE_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("url_credentials", re.compile(r"[a-z][a-z0-9+.\-]*://[^\s/@:]*:(?P<s>[^\s/@]+)@", re.I)),
     ("sas", re.compile(r"[?&]sig=(?P<s>[^&\s]+)", re.I)),
+    # An Azure Functions key (``?code=``): long, or it is some other code (an OAuth callback's is a secret too).
+    ("url_key", re.compile(r"[?&]code=(?P<s>[^&\s#\"']{20,})", re.I)),
     ("connection_string", re.compile(
         r"(?:AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd|AccessKey|ApiKey|ClientSecret|"
         r"SharedSecret)\s*=\s*(?P<s>[^;\s]+)", re.I)),
@@ -94,26 +104,52 @@ _VALUE_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{30,}|\bglpat-[A-Za-z0-9_-]{20,}"
         r"|\bhf_[A-Za-z0-9]{30,}|\bxox[abposr]-[A-Za-z0-9-]{10,}|\bnpm_[A-Za-z0-9]{36}"
         r"|\bAKIA[0-9A-Z]{16}\b|\bAIza[0-9A-Za-z_-]{35}"
+        r"|(?<![\w~.-])[A-Za-z0-9_.~-]{3}\dQ~[A-Za-z0-9_.~-]{31,34}(?![\w~.-])"  # a Microsoft Entra client secret
         r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
         r"|[A-Za-z0-9+/]{86}==")),
 )
 # NAME=value, "NAME": "value", NAME:value and --name value / --name=value inside a longer text.
+# A lookahead, so matches overlap: the value of one assignment may hold another (``env:DB_PASS=…``, a URL
+# ``https://…?api_key=…`` whose ``https:`` reads as a name) and each is looked at.
 _ASSIGNMENT = re.compile(
-    r"(?<![\w.-])[\"']?(?P<name>[A-Za-z_][\w.-]*)[\"']?(?P<sep>=|:)\s*"
-    r"(?P<s>\"[^\"]*\"|'[^']*'|[^\s;&,\"'})]+)")
+    r"(?=(?<![\w./-])[\"']?(?P<name>[A-Za-z_][\w.-]*)[\"']?(?P<sep>=|:)\s*"
+    r"(?P<s>\"[^\"]*\"|'[^']*'|[^\s;&,\"'})]+))")
 _FLAG = re.compile(r"(?<![\w-])--?(?P<name>[A-Za-z][\w-]*)(?:=|\s+)(?P<s>[^\s-]\S*)")
+# Command lines that pass a password to a short flag: ``docker login -u me -p …``, ``az login … -p …``,
+# ``curl -u user:…``.
+_CLI_PASSWORD = re.compile(
+    r"(?:^|\s)login(?=\s)[^\n;&|]*?\s-p\s+(?P<s>[^\s-]\S*)|(?:^|\s)(?:-u|--user)\s+[^\s:]+:(?P<s2>[^\s@]+)(?=\s|$)")
 _KEYISH_RUN = re.compile(r"[A-Za-z0-9+/]{32,}={0,2}")
 # Every shape above needs one of these (lowercased): one search rules out most values at once.
 _HINTS = re.compile(
-    r"://[^\s]*@|sig=|bearer\s|basic\s|-----begin|sk-|[rs]k_|gh[pousr]_|github_pat_|glpat-|hf_|xox|npm_|akia|aiza|eyj"
+    r"://[^\s]*@|sig=|code=|login|-u\s|--user\s|\dq~"
+    r"|bearer\s|basic\s|-----begin|sk-|[rs]k_|gh[pousr]_|github_pat_|glpat-|hf_|xox|npm_|akia|aiza|eyj"
     r"|pass|pwd|secret|token|key|cred|auth|cookie|conn|signature|(?<![a-z])(?:pat|sas|sig)(?![a-z])")
 _WORD_RUN = re.compile(r"[a-z]{3,}|[A-Z]{3,}")
 # Values that point at a secret instead of holding one: keep them.
 _REFERENCE = re.compile(r"^(?:@Microsoft\.KeyVault\(.*\)|\$\{\{[^}]*\}\}|\$\{[A-Za-z_][\w.]*\})$", re.S)
+# Inside a command line, the shell's ways of reading a secret from the job's environment or a file
+# (``$HF_TOKEN``, ``"${HF_TOKEN}"``, ``%HF_TOKEN%``, ``$(cat /run/secrets/pw)``): the recommended way to pass
+# a secret to a command is an environment variable, and withholding the command for it would fail the job.
+# Not in single quotes (no expansion there), and not a whole value (environment variables are literal).
+_SHELL_REFERENCE = re.compile(r'^"?(?:\$[A-Za-z_]\w*|\$\{[A-Za-z_]\w*\}|\$\(.*|%[A-Za-z_]\w*%)"?$', re.S)
 # Query parameters of a SAS (the signature and its terms): dropped from a signed URL together.
 _SAS_PARAMS = frozenset({"sv", "ss", "srt", "sp", "se", "st", "spr", "sig", "si", "sr", "sdd", "skoid", "sktid", "skt",
                          "ske", "sks", "skv", "saoid", "suoid", "scid", "sduoid", "ses", "rscc", "rscd", "rsce",
                          "rscl", "rsct"})
+
+
+# Azure ML's own reference to a Key Vault secret (a job's ``secretsConfiguration``: the service reads the
+# secret when the job starts): ``{"uri": "https://<vault>.vault.azure.net/secrets/<name>", "workspaceSecretName": …}``.
+_KEY_VAULT_SECRET_URI = re.compile(r"^https://[^/\s]+\.vault\.(?:azure\.net|azure\.cn|usgovcloudapi\.net)/secrets/[^\s?#]+$",
+                                   re.I)
+
+
+def _is_reference_object(value: Any) -> bool:
+    if not isinstance(value, dict) or not value or not set(value) <= {"uri", "workspaceSecretName"}:
+        return False
+    uri = value.get("uri")
+    return all(isinstance(v, str) for v in value.values()) and (uri is None or bool(_KEY_VAULT_SECRET_URI.match(uri)))
 
 
 def _entropy(text: str) -> float:
@@ -134,9 +170,15 @@ def _key_shaped(run: str) -> bool:
     return wordy < 0.45 and _entropy(run) >= 4.0
 
 
+def _is_reference(text: str) -> bool:
+    bare = text.strip("\"'")
+    return (_REFERENCE.match(bare) is not None or _SHELL_REFERENCE.match(text) is not None
+            or _KEY_VAULT_SECRET_URI.match(bare.rstrip(":,.;)")) is not None)  # "HF_TOKEN: https://kv…/secrets/x:"
+
+
 def _assignment_is_secret(match: re.Match[str]) -> bool:
     value = match.group("s").strip("\"'")
-    if not value or not is_secret_name(match.group("name")) or _REFERENCE.match(value) or is_marker(value):
+    if not value or not is_secret_name(match.group("name")) or _is_reference(match.group("s")) or is_marker(value):
         return False
     if value.lower() in ("bearer", "basic"):
         return False  # "Authorization: Bearer <token>": the token is the secret (auth_header)
@@ -149,7 +191,8 @@ def _secret_spans(value: str) -> Iterator[tuple[str, int, int]]:
     for kind, pattern in _VALUE_SHAPES:
         for match in pattern.finditer(value):
             group = "s" if "s" in pattern.groupindex else 0
-            yield kind, match.start(group), match.end(group)
+            if not _is_reference(match.group(group)):  # PGPASSWORD=$DB_PASS, postgresql://u:${PW}@h
+                yield kind, match.start(group), match.end(group)
     for match in _KEYISH_RUN.finditer(value):
         if _key_shaped(match.group()):
             yield "key_shape", match.start(), match.end()
@@ -157,6 +200,10 @@ def _secret_spans(value: str) -> Iterator[tuple[str, int, int]]:
         for match in pattern.finditer(value):
             if _assignment_is_secret(match):
                 yield "assignment", match.start("s"), match.end("s")
+    for match in _CLI_PASSWORD.finditer(value):
+        group = "s" if match.group("s") is not None else "s2"
+        if not _is_reference(match.group(group)):
+            yield "assignment", match.start(group), match.end(group)
 
 
 def secret_kind(value: str) -> str | None:
@@ -243,7 +290,8 @@ def redact(value: Any, path: str = "", findings: list[Finding] | None = None,
         for key, item in value.items():
             here, keys = _join(path, str(key)), (*_keys, str(key))
             if (is_secret_name(str(key)) and item not in (None, "", {}, []) and not isinstance(item, bool)
-                    and not (isinstance(item, str) and (_REFERENCE.match(item) or is_marker(item)))):
+                    and not (isinstance(item, str) and (_REFERENCE.match(item) or is_marker(item)))
+                    and not _is_reference_object(item)):
                 found.append(Finding(here, "name"))
                 out[key] = secret_marker(_reference(list(keys)))
             else:
@@ -291,9 +339,21 @@ def placeholders(value: Any) -> Iterator[str]:
         yield value[:80]
 
 
+# A marker quoted in our own error names what to map; its reference is a key name, never a value.
+_QUOTED_MARKER = re.compile(r"\*\*\*hubfailover-(?:secret:[A-Za-z0-9_.\-/\[\]]+"
+                            r"|signed:[A-Za-z0-9_.\-/\[\]]+:(?P<uri>https?://[^*\s']+))\*\*\*")
+
+
+def _kept_markers(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _QUOTED_MARKER.finditer(text)
+            if m["uri"] is None or unsigned(m["uri"]) == m["uri"]]
+
+
 def scrub(text: str) -> str:
     """Free text (an error message, a log line) with every secret in it cut out."""
-    spans = sorted((start, end) for _, start, end in _secret_spans(text))
+    kept = _kept_markers(text) if MARKER_PREFIX in text else []
+    spans = sorted((start, end) for _, start, end in _secret_spans(text)
+                   if not any(k_start <= start and end <= k_end for k_start, k_end in kept))
     if not spans:
         return text
     out, at = [], 0

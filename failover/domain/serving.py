@@ -141,6 +141,44 @@ def routed_deployments(endpoint: Artifact) -> set[str]:
     return set()
 
 
+def rerouted(endpoint: Artifact, usable: set[str]) -> Artifact | None:
+    """``endpoint`` routing only to the ``usable`` deployments (those on the hub that did not fail), or None
+    when no production route is left.
+
+    A deployment that could not be recreated in the target (no quota for its instance type there, a secret
+    not mapped) must not take the whole endpoint down with it: its share of the traffic goes to the
+    others, in proportion to theirs (largest remainder, so the shares still add up to 100); mirrored
+    traffic to it is dropped. A batch endpoint whose default deployment is unusable has no route left.
+    """
+    if routed_deployments(endpoint) <= usable:
+        return endpoint
+    props = endpoint.spec.get("properties") or {}
+    if endpoint.kind is not ArtifactKind.ONLINE_ENDPOINT:
+        return None
+    traffic = {name: int(share) for name, share in (props.get("traffic") or {}).items() if name in usable}
+    total = sum(traffic.values())
+    if total <= 0:
+        return None
+    exact = {name: share * 100 / total for name, share in traffic.items()}
+    shares = {name: int(value) for name, value in exact.items()}
+    for name in sorted(exact, key=lambda n: (shares[n] - exact[n], n))[:100 - sum(shares.values())]:
+        shares[name] += 1
+
+    def route(spec: dict[str, Any]) -> None:
+        routes = spec.setdefault("properties", {})
+        routes["traffic"] = shares
+        if "mirrorTraffic" in routes:
+            routes["mirrorTraffic"] = {n: v for n, v in (routes["mirrorTraffic"] or {}).items() if n in usable}
+
+    return _with(endpoint, route)
+
+
+def routes_of(endpoint: Artifact) -> dict[str, Any]:
+    """What an endpoint routes (traffic, mirror traffic, default deployment): to compare two of them."""
+    props = endpoint.spec.get("properties") or {}
+    return {key: props.get(key) or {} for key in ("traffic", "mirrorTraffic", "defaults")}
+
+
 DEPLOYMENT_KIND_OF = {ArtifactKind.ONLINE_ENDPOINT: ArtifactKind.ONLINE_DEPLOYMENT,
                       ArtifactKind.BATCH_ENDPOINT: ArtifactKind.BATCH_DEPLOYMENT}
 ENDPOINT_KIND_OF = {deployment: endpoint for endpoint, deployment in DEPLOYMENT_KIND_OF.items()}

@@ -26,7 +26,7 @@ from typing import Any
 
 from failover.domain.model import Artifact, ArtifactKind
 from failover.domain.ports import ErrorCategory, HubError, Listing, UnreadableItem, WriteOutcome
-from failover.domain.serving import DEPLOYMENT_KIND_OF, endpoint_of, routed_deployments, with_state_of
+from failover.domain.serving import DEPLOYMENT_KIND_OF, endpoint_of, rerouted, routed_deployments, with_state_of
 from failover.hubs.hub_errors import to_hub_error
 from failover.hubs.hub_specs import from_portable_scope, portable_scope
 
@@ -188,22 +188,30 @@ class AzureMLResources:
         wanted = with_state_of(current, artifact)
         if wanted.content_hash == current.content_hash:
             return WriteOutcome.ALREADY_PRESENT
-        if artifact.kind in DEPLOYMENT_KIND_OF and self._routes_pending(wanted):
-            return WriteOutcome.PENDING
-        self._do(f"apply_state {artifact.key}", lambda: self._write(wanted))
+        if artifact.kind in DEPLOYMENT_KIND_OF:
+            wanted, pending = self._routable(wanted)
+            if pending:
+                return WriteOutcome.PENDING
+            if wanted.content_hash == current.content_hash:
+                return WriteOutcome.ALREADY_PRESENT
+        routed = wanted
+        self._do(f"apply_state {artifact.key}", lambda: self._write(routed))
         return WriteOutcome.UPDATED
 
-    def _routes_pending(self, endpoint: Artifact) -> bool:
-        """Whether a deployment the endpoint is to route to is still provisioning (the service refuses
-        traffic to it). A route to a missing or failed deployment is refused here, with its name."""
+    def _routable(self, endpoint: Artifact) -> tuple[Artifact, bool]:
+        """The endpoint routing only to deployments that exist and did not fail (the service refuses the
+        others; their share goes to the rest), and whether one of those is still provisioning (the service
+        refuses traffic to it: ask again). No route left: refused here, naming the deployments."""
         routed = routed_deployments(endpoint)
         if not routed:
-            return False
+            return endpoint, False
         kind = DEPLOYMENT_KIND_OF[endpoint.kind]
         states = {str(r["name"]): _state(r) for r in self._do(
             f"list deployments of {endpoint.key}", lambda: self._raw_list(kind, endpoint_of(endpoint.name)))}
-        missing = sorted(d for d in routed if d not in states or states[d] in _UNUSABLE)
-        if missing:
+        usable = {d for d, state in states.items() if state not in _UNUSABLE}
+        reachable = rerouted(endpoint, usable)
+        if reachable is None:
+            missing = sorted(routed - usable)
             raise HubError(ErrorCategory.PERMANENT, f"{self._hub_id}: {endpoint.key} would route to deployments "
                                                     f"that are missing or failed: {missing}")
-        return any(states[d] in _PROVISIONING for d in routed)
+        return reachable, any(states[d] in _PROVISIONING for d in routed_deployments(reachable))

@@ -4,8 +4,11 @@ Key Vault replicates to its paired region and fails over by itself (read-only du
 outage), so the vault URI in the configuration stays valid through a regional failover.
 
 A value is kept in memory for ``ttl`` seconds: a thousand jobs sharing HF_TOKEN cost one read.
-Retries are the SDK's (azure-core's retry policy): none here. Errors name the secret and the fix
-and never carry a value; nothing here logs.
+A failed read is kept for ``failure_ttl`` seconds, and concurrent reads of one secret wait for one
+another: a vault that does not answer (a private endpoint in the failed region) costs one read's
+retries and timeouts, not one per job. Retries are the SDK's (azure-core's retry policy): none here;
+its connect timeout is short (CLIENT_OPTIONS) so a silent vault fails in seconds, not minutes.
+Errors name the secret and the fix and never carry a value; nothing here logs.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretClient
 
 DEFAULT_TTL_S = 300.0
+FAILURE_TTL_S = 60.0  # Key Vault fails over by itself: a later activity (its retry) looks again
+# azure-core waits 300 s for a connection by default, per try: a blackholed vault would hold each item for
+# twenty minutes. The SDK's retries stay (retry_total etc. may be passed).
+CLIENT_OPTIONS: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 30}
 
 
 def parse_secret_uri(uri: str) -> tuple[str, str, str | None]:
@@ -45,26 +52,41 @@ class KeyVaultSecrets:
     """SecretSource over ``SecretClient``: one client per vault, built lazily (no call at construction)."""
 
     def __init__(self, credential: TokenCredential | None = None, *, ttl: float = DEFAULT_TTL_S,
-                 clock: Callable[[], float] = time.monotonic, **client_kwargs: Any) -> None:
+                 failure_ttl: float = FAILURE_TTL_S, clock: Callable[[], float] = time.monotonic,
+                 **client_kwargs: Any) -> None:
         self._credential = credential
-        self._client_kwargs = client_kwargs  # transport=, retry_total=... reach the SDK's pipeline
+        self._client_kwargs = {**CLIENT_OPTIONS, **client_kwargs}  # transport=, retry_total=... reach the SDK
         self._ttl = ttl
+        self._failure_ttl = failure_ttl
         self._clock = clock
         self._clients: dict[str, SecretClient] = {}
         self._values: dict[str, tuple[float, str]] = {}
+        self._failures: dict[str, tuple[float, str]] = {}
+        self._reading: dict[str, threading.Lock] = {}  # one read of a secret at a time: the others wait for it
         self._lock = threading.Lock()
 
     def secret(self, uri: str) -> str:
-        now = self._clock()
-        with self._lock:
-            hit = self._values.get(uri)
-        if hit is not None and now < hit[0]:
-            return hit[1]
         vault, name, version = parse_secret_uri(uri)
-        value = self._read(vault, name, version, uri)
         with self._lock:
-            self._values[uri] = (now + self._ttl, value)
-        return value
+            reading = self._reading.setdefault(uri, threading.Lock())
+        with reading:
+            now = self._clock()
+            with self._lock:
+                hit, failed = self._values.get(uri), self._failures.get(uri)
+            if hit is not None and now < hit[0]:
+                return hit[1]
+            if failed is not None and now < failed[0]:
+                raise SecretUnavailable(failed[1])
+            try:
+                value = self._read(vault, name, version, uri)
+            except SecretUnavailable as exc:
+                with self._lock:
+                    self._failures[uri] = (self._clock() + self._failure_ttl, str(exc))
+                raise
+            with self._lock:
+                self._values[uri] = (now + self._ttl, value)
+                self._failures.pop(uri, None)
+            return value
 
     def _read(self, vault: str, name: str, version: str | None, uri: str) -> str:
         host = urlsplit(vault).netloc.split(".")[0]

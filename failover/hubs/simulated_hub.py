@@ -68,6 +68,7 @@ from failover.domain.serving import (
     DEPLOYMENT_KIND_OF,
     ENDPOINT_KIND_OF,
     endpoint_of,
+    rerouted,
     routed_deployments,
     with_state_of,
 )
@@ -478,6 +479,11 @@ class SimulatedHub:
             wanted = with_state_of(current, artifact)
             if wanted.content_hash == current.content_hash:
                 return WriteOutcome.ALREADY_PRESENT
+            if artifact.kind in DEPLOYMENT_KIND_OF:  # routes to what is there (the service refuses the others)
+                present = {d for d in routed_deployments(wanted) if self._deployment(wanted, d) is not None}
+                wanted = rerouted(wanted, present) or wanted  # none there: refused below, naming them
+                if wanted.content_hash == current.content_hash:
+                    return WriteOutcome.ALREADY_PRESENT
             if self._routes_provisioning(wanted):
                 return WriteOutcome.PENDING  # the service refuses traffic to a deployment not yet ready
             self._check_references(wanted)

@@ -6,6 +6,12 @@ alertId (failover/domain/alerts.py: ``CommonAlert.delivery_key``) and is hashed 
 (alert ids are ARM ids, full of characters Table keys forbid). A delivery whose handling failed
 is released, so the action group's retry can act.
 
+A delivery that finds its row still being handled is told so (``IN_FLIGHT``: the webhook answers
+503, and the action group retries), not "duplicate": if that handling then fails, nobody else would
+ever retry the alert. A row left "handling" longer than ``HANDLING_LEASE`` belongs to a delivery
+that died (a worker recycled mid-call): the next delivery takes it over. Acting twice is safe; the
+run claim and the cooldown still allow one start.
+
 Rows expire after ``ALERT_DEDUPE_TTL`` (8 days): an expired row no longer deduplicates and is
 deleted on the pair's next delivery. A redelivery that late is stale anyway (older than
 ``policy.alert_max_age_minutes``, at most 7 days), so it is recorded, never acted on.
@@ -15,7 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -27,6 +34,14 @@ from failover.stores.table_store import TableStore, table_key
 ALERT_TABLE = "dralerts"
 _MAX_KEY_CHARS = 4_000  # what is kept of the raw key, for the record
 _PURGE_BATCH = 100
+_HANDLING = "handling"
+HANDLING_LEASE = timedelta(minutes=2)  # handling takes seconds; a row "handling" this long was abandoned
+
+
+class Claim(StrEnum):
+    NEW = "new"  # this delivery acts
+    DUPLICATE = "duplicate"  # handled already: nothing to do
+    IN_FLIGHT = "in_flight"  # another delivery is handling it now: come back later
 
 
 def _utc(moment: datetime) -> str:
@@ -40,28 +55,30 @@ def _row(key: str) -> str:
 class AlertDeliveries(TableStore):
     TABLE = ALERT_TABLE
 
-    def claim(self, pair: str, key: str, at: datetime) -> bool:
-        """True for the first delivery of ``key`` (or the first after its row expired); False for a redelivery."""
+    def claim(self, pair: str, key: str, at: datetime) -> Claim:
+        """NEW for the first delivery of ``key`` (or the first after its row expired or its handler died)."""
         self._ensure()
         entity = {"PartitionKey": table_key(pair), "RowKey": _row(key), "key": key[:_MAX_KEY_CHARS],
-                  "received_at": _utc(at), "state": "handling"}
+                  "received_at": _utc(at), "state": _HANDLING}
         try:
             self.table.create_entity(entity)
-            return True
+            return Claim.NEW
         except ResourceExistsError:
             pass
         try:
             found = self.table.get_entity(entity["PartitionKey"], entity["RowKey"])
-        except ResourceNotFoundError:  # released in between: the next redelivery claims it
-            return False
-        if at - datetime.fromisoformat(found["received_at"]) < ALERT_DEDUPE_TTL:
-            return False
-        try:  # expired: take it over, unless a concurrent delivery did first
+        except ResourceNotFoundError:  # released in between: the action group's retry claims it
+            return Claim.IN_FLIGHT
+        age = at - datetime.fromisoformat(found["received_at"])
+        handling = found.get("state") == _HANDLING
+        if age < ALERT_DEDUPE_TTL and not (handling and age >= HANDLING_LEASE):
+            return Claim.IN_FLIGHT if handling else Claim.DUPLICATE
+        try:  # expired, or abandoned: take it over, unless a concurrent delivery did first
             self.table.update_entity(entity, mode=UpdateMode.REPLACE, etag=found.metadata["etag"],
                                      match_condition=MatchConditions.IfNotModified)
         except ResourceModifiedError:
-            return False
-        return True
+            return Claim.IN_FLIGHT
+        return Claim.NEW
 
     def finish(self, pair: str, key: str, outcome: str) -> None:
         self.table.update_entity({"PartitionKey": table_key(pair), "RowKey": _row(key), "state": outcome},

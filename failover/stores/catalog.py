@@ -36,8 +36,8 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 
 from failover.domain.config import FailoverConfig, HubRef
-from failover.domain.model import Artifact, ArtifactKind, JobRecord, content_hash
-from failover.domain.ports import HubClient, UnreadableItem, unreadable_of
+from failover.domain.model import KNOWN_JOB_STATUSES, Artifact, ArtifactKind, JobRecord, content_hash
+from failover.domain.ports import JOB_ITEM, HubClient, UnreadableItem, unreadable_of
 from failover.domain.secrets import Finding, redact, scrub
 
 if TYPE_CHECKING:
@@ -47,6 +47,11 @@ log = logging.getLogger(__name__)
 
 CATALOG_CONTAINER = "drcatalog"
 KEEP_SNAPSHOTS = 5
+# A snapshot younger than this is never pruned, however many syncs followed: a failover pins the snapshot
+# its plan read and reads it again in later stages (after an approval wait, while deployments provision, in
+# a drill that keeps the source active and its syncs running); a hub whose jobs change every sync would
+# otherwise lose it after ``keep`` syncs.
+RETAIN_SNAPSHOTS = timedelta(hours=24)
 SCHEMA_VERSION = 1
 _JSON = ContentSettings(content_type="application/json")
 
@@ -66,6 +71,16 @@ class CatalogFallback:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _written_after(name: str, moment: datetime) -> bool:
+    """Whether the snapshot ``…/snapshots/{YYYYmmddTHHMMSSffffffZ}-{hash16}.json`` was written after ``moment``
+    (a name that does not parse: no)."""
+    try:
+        written = datetime.strptime(name.rsplit("/", 1)[-1].split("-", 1)[0], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    return written > moment
 
 
 def _iso(moment: datetime) -> str:
@@ -162,11 +177,13 @@ class SyncReport:
 class CatalogStore:
     """Catalog snapshots of every hub in one blob container. Construction makes no network call."""
 
-    def __init__(self, container: ContainerClient, keep: int = KEEP_SNAPSHOTS) -> None:
+    def __init__(self, container: ContainerClient, keep: int = KEEP_SNAPSHOTS,
+                 retain: timedelta = RETAIN_SNAPSHOTS) -> None:
         if keep < 1:
             raise ValueError("keep at least the current snapshot")
         self.container = container
         self.keep = keep
+        self.retain = retain
 
     @classmethod
     def from_service(cls, service: BlobServiceClient, container: str = CATALOG_CONTAINER,
@@ -252,8 +269,6 @@ class CatalogStore:
             raise CatalogError(f"catalog of {hub!r}: snapshot {name} does not exist (pruned?)") from None
         except ValueError:
             raise CatalogError(f"catalog of {hub!r}: snapshot {name} is not valid JSON") from None
-        if not isinstance(body, dict) or body.get("hub") != hub:
-            raise CatalogError(f"catalog snapshot {name} does not belong to hub {hub!r}")
         manifest = {"pair": body.get("pair"), "taken_at": body.get("taken_at"), "snapshot": name,
                     "content_hash": body.get("content_hash")}
         return self._verified(hub, manifest, body, "")
@@ -261,6 +276,9 @@ class CatalogStore:
     @staticmethod
     def _verified(hub: str, manifest: dict[str, Any], body: dict[str, Any], etag: str) -> CatalogSnapshot:
         name = str(manifest["snapshot"])
+        if not isinstance(body, dict) or body.get("hub") != hub or not name.startswith(f"{hub}/snapshots/"):
+            # e.g. a manifest copied from another hub: its items are not this hub's
+            raise CatalogError(f"catalog of {hub!r}: snapshot {name} does not belong to hub {hub!r}")
         try:
             snapshot = CatalogSnapshot(
                 hub=hub, pair=manifest["pair"], taken_at=datetime.fromisoformat(manifest["taken_at"]),
@@ -308,9 +326,13 @@ class CatalogStore:
             return False
         return True
 
-    def prune(self, hub: str, current: str) -> int:
+    def prune(self, hub: str, current: str, now: datetime | None = None) -> int:
+        """Delete snapshots beyond the newest ``keep``, except the current one and those younger than
+        ``retain`` (by the time in their name)."""
         names = self.snapshot_names(hub)
-        doomed = [n for n in names[: max(0, len(names) - self.keep)] if n != current]
+        cutoff = (now or datetime.now(UTC)) - self.retain
+        doomed = [n for n in names[: max(0, len(names) - self.keep)]
+                  if n != current and not _written_after(n, cutoff)]
         for name in doomed:
             with suppress(ResourceNotFoundError):
                 self.container.delete_blob(name)
@@ -359,6 +381,14 @@ def _gather(client: HubClient, pair: str, config: FailoverConfig, taken_at: str,
     listed_jobs = client.list_jobs(statuses=sorted(wanted))
     jobs = []
     for job in sorted(listed_jobs, key=lambda j: j.name):
+        if job.status not in KNOWN_JOB_STATUSES:  # a status of a newer service: say so, never drop it unseen
+            kept_job = before_jobs.get(job.name)
+            if kept_job is not None:
+                jobs.append(kept_job)
+            report(UnreadableItem(JOB_ITEM, job.name, None, f"status {job.status!r} is not an Azure ML job status "
+                                                             "hubfailover knows: whether it was interrupted can't be "
+                                                             "told"), kept_job is not None)
+            continue
         if job.status not in wanted:  # the port filters too; don't trust every adapter to
             continue
         clean = JobRecord(job.name, job.status, job.experiment_name, job.compute,
@@ -429,7 +459,7 @@ def sync_catalog(config: FailoverConfig, pair_name: str, hub_factory: HubFactory
         pair=pair.name, hub=hub.name, snapshot=name, wrote_snapshot=wrote, superseded=not published,
         taken_at=taken_at, jobs=len(jobs), artifacts={k: len(v) for k, v in artifacts.items()},
         added=added, changed=len(prints) - unchanged - added, unchanged=unchanged, removed=removed,
-        redacted=redacted, pruned=store.prune(hub.name, current=name) if published else 0,
+        redacted=redacted, pruned=store.prune(hub.name, current=name, now=moment) if published else 0,
         unreadable=gathered.unreadable, healed=healed if published else None)
 
 

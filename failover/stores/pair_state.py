@@ -215,11 +215,15 @@ class PairStateStore(TableStore):
 
     def record_failover(self, pair: str, *, instance_id: str, run: str, outcome: str, reason: str,
                         target: str | None, completed_at: datetime, moved: bool,
-                        claim: str | None = None, flip: dict[str, Any] | None = None) -> PairState:
+                        claim: str | None = None, flip: dict[str, Any] | None = None,
+                        only_if_claimed: bool = False) -> PairState:
         """A finished run: its run claim is settled; a pointer that moved starts the cooldown, which
         lasts until an operator acknowledges it, and is the flip a `recover` completes (``flip``: its
-        source, generation and catalog snapshot)."""
+        source, generation and catalog snapshot). ``only_if_claimed``: nothing is written unless
+        ``claim`` is still the pair's run claim (a run settled by whoever saw it end, once)."""
         def change(state: PairState) -> PairState:
+            if only_if_claimed and _settled(state.claim, claim) is state.claim:
+                return state
             last = {"instance_id": instance_id, "run": run, "outcome": outcome, "reason": reason[:500],
                     "target": target, "moved": moved, "completed_at": completed_at.isoformat()}
             return replace(state, last_failover=last,
@@ -232,10 +236,13 @@ class PairStateStore(TableStore):
         return self.update(pair, change)
 
     def record_recover(self, pair: str, *, instance_id: str, run: str, outcome: str, reason: str,
-                       completes: str | None, completed_at: datetime, claim: str | None = None) -> PairState:
+                       completes: str | None, completed_at: datetime, claim: str | None = None,
+                       only_if_claimed: bool = False) -> PairState:
         """A finished recover: its claim is settled; the flip it completed says by which run, once one
         succeeded. The cooldown and the last failover are the failover's: a recover moves nothing."""
         def change(state: PairState) -> PairState:
+            if only_if_claimed and _settled(state.claim, claim) is state.claim:
+                return state
             flip = state.last_flip
             if flip is not None and outcome == "succeeded" and flip.get("run") == completes:
                 flip = {**flip, "completed_by": run}

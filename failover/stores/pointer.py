@@ -259,9 +259,13 @@ class ActiveHubResolver:
         if hit is not None and now < hit[0]:
             return self._aged(hit[1], now)
         answer = self._read(pair, now)
+        with self._lock:
+            newest = self._known.get(pair)
+            if newest is not None and newest.resolution.generation > answer.resolution.generation:
+                answer = newest  # another client of this process saw a newer generation while we read
+            self._cache[pair] = (now + self.ttl, answer)
         source, errors = answer.resolution.source, "; ".join(answer.resolution.errors)
         with self._lock:
-            self._cache[pair] = (now + self.ttl, answer)
             changed = self._served_from.get(pair, PointerSource.PRIMARY) is not source
             self._served_from[pair] = source
         if changed:  # once per change of source, not once per cache refresh
@@ -270,8 +274,6 @@ class ActiveHubResolver:
 
     def _read(self, pair: str, now: float) -> _Answer:
         pair_config = self.config.pair(pair)  # KeyError for an unknown pair, before any I/O
-        with self._lock:
-            known = self._known.get(pair)
         errors: list[str] = []
         sources = [(PointerSource.PRIMARY, self.store)]
         if self.secondary is not None:
@@ -292,15 +294,17 @@ class ActiveHubResolver:
                 with self._lock:
                     self._down_until[source] = now + self.retry_after
                 continue
-            if known is not None and generation < known.resolution.generation:
-                errors.append(f"{source.value}: generation {generation} is older than generation "
-                              f"{known.resolution.generation} already seen")
-                continue
             answer = _Answer(Resolution(pair, pair_config.hub(active), generation, source,
                                         _utc_iso(datetime.now(UTC)), 0.0, tuple(errors)), now)
-            with self._lock:
-                self._known[pair] = answer
-            return answer
+            with self._lock:  # compared with the newest seen now: other clients read while this one waited
+                known = self._known.get(pair)
+                if known is None or generation >= known.resolution.generation:
+                    self._known[pair] = answer
+                    return answer
+            errors.append(f"{source.value}: generation {generation} is older than generation "
+                          f"{known.resolution.generation} already seen")
+        with self._lock:
+            known = self._known.get(pair)
         if known is None:
             raise PointerUnavailable(f"pointer of pair {pair!r}: no endpoint answered ({'; '.join(errors)}) "
                                      "and this process has no earlier answer")
