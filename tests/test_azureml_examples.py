@@ -418,6 +418,16 @@ def test_a_pipeline_job_is_resubmitted_with_the_users_azure_ml_token() -> None:
 
 # -- the catalog over the examples ----------------------------------------------------------------------
 
+def synced_pair(azurite: AzuriteEndpoints, container: str) -> tuple[FailoverConfig, CatalogStore]:
+    """Pair `ml` (east: ws-east, west: ws-west) on the emulated service, and a catalog in its own container."""
+    hub_ref = {"subscription_id": SUBSCRIPTION, "resource_group": RESOURCE_GROUP, "region": "swedencentral",
+               "backend": "azureml"}
+    config = FailoverConfig.model_validate({"pairs": [{
+        "name": "ml", "mode": "hot-warm", "primary": {**hub_ref, "name": "east", "workspace_name": "ws-east"},
+        "secondary": {**hub_ref, "name": "west", "workspace_name": "ws-west"}}]})
+    return config, CatalogStore(ContainerClient.from_connection_string(azurite.connection_string, container))
+
+
 def test_catalog_sync_names_what_azure_ml_cannot_parse_and_catalogs_everything_else(
         azurite: AzuriteEndpoints, unique_name: str) -> None:
     emulator = job_world("ws-east")
@@ -427,12 +437,7 @@ def test_catalog_sync_names_what_azure_ml_cannot_parse_and_catalogs_everything_e
                           "/components/placeholder/versions/1")
     emulator.load_example("2024-07-01-preview/WorkspaceConnection/list.json",
                           "/connections/connection-1", "/connections/connection-2")
-    hub_ref = {"subscription_id": SUBSCRIPTION, "resource_group": RESOURCE_GROUP, "region": "swedencentral",
-               "backend": "azureml"}
-    config = FailoverConfig.model_validate({"pairs": [{
-        "name": "ml", "mode": "hot-warm", "primary": {**hub_ref, "name": "east", "workspace_name": "ws-east"},
-        "secondary": {**hub_ref, "name": "west", "workspace_name": "ws-west"}}]})
-    store = CatalogStore(ContainerClient.from_connection_string(azurite.connection_string, unique_name))
+    config, store = synced_pair(azurite, unique_name)
 
     report = sync_catalog(config, "ml", lambda ref: hub(emulator), store, now=datetime(2030, 1, 1, tzinfo=UTC))
     assert [(u["key"], u["kept_previous"]) for u in report.unreadable] == [
@@ -453,12 +458,7 @@ def test_a_job_in_a_status_hubfailover_does_not_know_is_named_not_dropped(azurit
     """The service's JobStatus is an open enum (modelAsString): a status added after this release must show
     up in the sync report, not vanish from the catalog (and from the resubmissions) unseen."""
     emulator = job_world("ws-east")
-    hub_ref = {"subscription_id": SUBSCRIPTION, "resource_group": RESOURCE_GROUP, "region": "swedencentral",
-               "backend": "azureml"}
-    config = FailoverConfig.model_validate({"pairs": [{
-        "name": "ml", "mode": "hot-warm", "primary": {**hub_ref, "name": "east", "workspace_name": "ws-east"},
-        "secondary": {**hub_ref, "name": "west", "workspace_name": "ws-west"}}]})
-    store = CatalogStore(ContainerClient.from_connection_string(azurite.connection_string, unique_name))
+    config, store = synced_pair(azurite, unique_name)
     first = sync_catalog(config, "ml", lambda ref: hub(emulator), store, now=datetime(2030, 1, 1, tzinfo=UTC))
     assert first.unreadable == [u for u in first.unreadable if u["key"] == "job:sweep-2025"]
     emulator.set_job_status("command-get", "Throttled")
