@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,11 @@ from failover.stores.catalog import CatalogError
 bp = df.Blueprint()
 
 
+# The source's ping goes while the plan reads the catalog and builds its stages: its round trip (or its
+# timeout, the source being down) is not added to the plan's time.
+_pings = ThreadPoolExecutor(4, thread_name_prefix="plan-ping")
+
+
 def _answers(hub: HubClient) -> bool:
     try:
         hub.ping()  # one try: this only decides whether live job refresh is worth attempting
@@ -25,23 +31,28 @@ def _answers(hub: HubClient) -> bool:
     return True
 
 
+def _asking(hub: HubClient) -> Future[bool]:
+    return _pings.submit(_answers, hub)
+
+
 @bp.activity_trigger(input_name="payload")
 @traced
 def load_plan(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
     pair = svc.config.pair(payload["pair"])
     pointer = svc.pointers.ensure(pair.name, pair.primary.name, pair.secondary.name)
+    source_answers = _asking(svc.probe_hub(pointer.active))
     try:
         snapshot, unreadable = svc.catalog.read(pointer.active), None
     except CatalogError as exc:  # the plan decides: a flip-only failover goes on, others abort with the reason
         snapshot, unreadable = None, str(exc)
     if snapshot is not None:  # the readiness and chunk activities after this one start from it
         svc.pin_snapshot(snapshot)
+    stages = None if snapshot is None else svc.recovery_stages(pair, snapshot.hub, snapshot.name)
     return plan_failover(
         svc.config, pair.name, pointer=pointer, snapshot=snapshot, catalog_error=unreadable,
         target=payload.get("target"), require_approval=bool(payload.get("require_approval")),
-        primary_reachable=_answers(svc.probe_hub(pointer.active)), now=datetime.now(UTC),
-        stages=None if snapshot is None else svc.recovery_stages(pair, snapshot.hub, snapshot.name))
+        primary_reachable=source_answers.result(), now=datetime.now(UTC), stages=stages)
 
 
 @bp.activity_trigger(input_name="payload")
@@ -52,16 +63,17 @@ def load_recovery_plan(payload: dict[str, Any]) -> dict[str, Any]:
     pair = svc.config.pair(payload["pair"])
     pointer = svc.pointers.ensure(pair.name, pair.primary.name, pair.secondary.name)
     flip = svc.pair_state.read(pair.name).last_flip
+    source = str((flip or {}).get("source") or pointer.standby)
+    source_answers = _asking(svc.probe_hub(source))
     snapshot, unreadable = None, None
     if flip and flip.get("snapshot") and flip.get("source"):
         try:
             snapshot = svc.snapshot(str(flip["source"]), str(flip["snapshot"]))
         except CatalogError as exc:  # pruned or damaged since: the plan says so, the run aborts
             unreadable = str(exc)
-    source = str((flip or {}).get("source") or pointer.standby)
     return plan_recovery(svc.config, pair.name, pointer=pointer, last_flip=flip, completes=str(payload["completes"]),
-                         snapshot=snapshot, catalog_error=unreadable,
-                         primary_reachable=_answers(svc.probe_hub(source)), now=datetime.now(UTC))
+                         snapshot=snapshot, catalog_error=unreadable, primary_reachable=source_answers.result(),
+                         now=datetime.now(UTC))
 
 
 @bp.activity_trigger(input_name="payload")

@@ -36,6 +36,7 @@ from failover.recovery import (
     same_definition,
     target_form,
 )
+from failover.recovery_order import stage_items
 from failover.services import Services
 from failover.stores.catalog import CatalogSnapshot
 
@@ -46,10 +47,11 @@ def failover_checks(svc: Services, pair: HubPair, *, source: str, target: str, s
                     recovering: bool, expected_computes: Iterable[str] = ()) -> dict[str, Any]:
     """Stage 2's checks of ``target`` for a failover from ``source`` with this catalog snapshot (None: a
     flip-only plan without a catalog, so only the target itself is checked)."""
-    jobs = interrupted_jobs(snapshot.job_records(), pair) if recovering and snapshot is not None else []
-    artifacts = ([a for kind in pair.policy.artifact_kinds
-                  for a in recoverable(pair, source, kind, snapshot.artifact_list(kind))]
-                 if snapshot is not None else [])
+    # The plan built this snapshot's recovery stages a moment ago (or the last readiness tick did): every
+    # interrupted job and recoverable artifact is in them, so nothing is parsed or sorted again.
+    stages = svc.recovery_stages(pair, source, snapshot.name) if snapshot is not None else []
+    jobs = list(stage_items(stages, jobs=True)) if recovering else []
+    artifacts = list(stage_items(stages, jobs=False))
     return check_readiness(pair, svc.hub(target), jobs, artifacts, compute_map_from(pair, source),
                            ResourceMaps.of_pair(pair, source), expected_computes=expected_computes)
 
@@ -115,6 +117,7 @@ def assess(svc: Services, pair: HubPair, now: datetime) -> dict[str, Any]:
             reasons.append(f"no catalog of {active}: a failover would abort (run a catalog sync)")
         result["catalog"] = {"hub": active, "taken_at": None, "age_seconds": None, "rpo_minutes": rpo}
     else:
+        svc.pin_snapshot(snapshot)  # its recovery stages, built here, are what a failover's plan starts from
         age = round((now - snapshot.taken_at).total_seconds(), 1)
         result["catalog"] = {"hub": active, "taken_at": snapshot.taken_at.isoformat(), "age_seconds": age,
                              "rpo_minutes": rpo}

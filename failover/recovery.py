@@ -225,30 +225,31 @@ def check_readiness(pair: HubPair, target: HubClient, jobs: Sequence[JobRecord],
     The failover asks for the computes its interrupted jobs need; the readiness timer also names
     ``expected_computes`` (every mapped one), since tomorrow's interrupted jobs may need any of them.
     """
-    reasons: list[str] = []
-    try:
-        call_hub(target.ping)
-    except HubError as exc:
-        return {"ready": False, "reasons": [f"target {target.hub_id} unreachable: {exc}"], "checked": {}}
-    # The checks after the ping are independent reads: asked at once, they cost one round trip before the
-    # flip instead of one each (readiness is on the RTO's path: no write starts before it ends).
+    # Every check is a read of the target, independent of the others: asked at once, with the ping, they cost
+    # one round trip before the flip instead of one each (readiness is on the RTO's path: no write starts
+    # before it ends). When the ping fails the target is unreachable, and what the others found says nothing.
+    pinged = _hub_calls.submit(call_hub, target.ping)
+    computes_asked = _hub_calls.submit(call_hub, target.list_computes)
+    mapped_asked = _map_targets_asked(target, maps) if maps else {}
     cataloged = {(a.kind, a.name, a.version or "") for a in artifacts}
     uncataloged = sorted({d for j in jobs for d in job_dependencies(j.spec)} - cataloged)  # the rest: recreated
-    computes_asked = _hub_calls.submit(call_hub, target.list_computes)
-    mapped_asked = _hub_calls.submit(_missing_map_targets, target, maps) if maps else None
-    found = _parallel(uncataloged, partial(_dependency_missing, target), READINESS_CONCURRENCY)
+    try:
+        pinged.result()
+    except HubError as exc:
+        return {"ready": False, "reasons": [f"target {target.hub_id} unreachable: {exc}"], "checked": {}}
+    found = _parallel(uncataloged, partial(_dependency_missing, target), READINESS_CONCURRENCY)  # usually none
+    reasons: list[str] = []
     computes = set(computes_asked.result())
     needed = sorted({compute_map.get(j.compute, j.compute) for j in jobs if j.compute} | set(expected_computes))
     missing_computes = [c for c in needed if c not in computes]
     if missing_computes:
         reasons.append(f"compute missing on {target.hub_id}: {', '.join(missing_computes[:10])}")
-    unresolved = [f"{kind.value}:{name}:{version}" for (kind, name, version), missing in zip(uncataloged, found,
-                                                                                              strict=True) if missing]
+    unresolved = [f"{kind.value}:{name}:{version}" for (kind, name, version), missing
+                  in zip(uncataloged, found, strict=True) if missing]
     if unresolved:
         reasons.append(f"job dependencies neither cataloged nor on {target.hub_id}: {', '.join(unresolved[:10])}")
-    mapped = mapped_asked.result() if mapped_asked is not None else {}
-    for what, names in mapped.items():
-        if names:
+    for what, asked in mapped_asked.items():
+        if names := sorted(asked[1] - set(asked[0].result())):
             reasons.append(f"mapped {what} missing on {target.hub_id}: {', '.join(names[:10])}")
     return {"ready": not reasons, "reasons": reasons,
             "checked": {"computes": len(needed), "jobs": len(jobs), "missing_dependencies": len(unresolved),
@@ -268,16 +269,17 @@ def _dependency_missing(target: HubClient, dependency: tuple[ArtifactKind, str, 
     return False
 
 
-def _missing_map_targets(target: HubClient, maps: ResourceMaps) -> dict[str, list[str]]:
-    """The connections and datastores the maps point at that the target does not have."""
-    missing: dict[str, list[str]] = {}
+def _map_targets_asked(target: HubClient, maps: ResourceMaps) -> dict[str, tuple[Future[list[str]], set[str]]]:
+    """The connections and datastores the maps point at, each with the names the target has (asked at once)."""
+    def connection_names() -> list[str]:
+        return [c.name for c in call_hub(target.list_connections)]
+
+    asked: dict[str, tuple[Future[list[str]], set[str]]] = {}
     if maps.connection:
-        present = {c.name for c in call_hub(target.list_connections)}
-        missing["connection"] = sorted(set(maps.connection.values()) - present)
+        asked["connection"] = (_hub_calls.submit(connection_names), set(maps.connection.values()))
     if maps.datastore:
-        present = set(call_hub(target.list_datastores))
-        missing["datastore"] = sorted(set(maps.datastore.values()) - present)
-    return missing
+        asked["datastore"] = (_hub_calls.submit(call_hub, target.list_datastores), set(maps.datastore.values()))
+    return asked
 
 
 # ---------------------------------------------------------------------------- recovery

@@ -22,7 +22,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +110,15 @@ class RecoveryStage:
     def of_kind(self, what: str) -> list[Any]:
         """Every item of one kind in the stage (a kind belongs to one wave)."""
         return [item for wave in self.waves for item in wave.get(what, [])]
+
+
+def stage_items(stages: Iterable[RecoveryStage], *, jobs: bool) -> Iterator[Any]:
+    """Every job (``jobs``) or every artifact the stages hold: together, the plan's whole recovery."""
+    for stage in stages:
+        for wave in stage.waves:
+            for what, items in wave.items():
+                if (what == JOBS) is jobs:
+                    yield from items
 
 
 def wave_chunks(wave: dict[str, int], chunk_size: int) -> list[tuple[str, int, int]]:

@@ -453,3 +453,72 @@ def test_a_manifest_naming_another_hubs_snapshot_is_not_used(azurite: AzuriteEnd
     assert snap is not None and snap.name == own.snapshot and snap.hub == env.hub_name
     assert snap.fallback is not None and "does not belong to hub" in snap.fallback.reason
     assert env.sync(T0 + timedelta(minutes=1)).healed is not None
+
+
+def _verifications(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the item-by-item verifications (every fingerprint recomputed) of snapshots read."""
+    from failover.stores import catalog
+
+    calls: list[int] = []
+    real = catalog._fingerprints
+
+    def counting(jobs: list, artifacts: dict) -> dict[str, str]:
+        calls.append(len(jobs))
+        return real(jobs, artifacts)
+
+    monkeypatch.setattr(catalog, "_fingerprints", counting)
+    return calls
+
+
+def test_a_snapshot_as_its_sync_wrote_it_is_read_without_rehashing_every_item(env: Env,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    env.primary.seed(jobs=4, artifacts=6, seed=1)
+    report = env.sync(T0)
+    properties = env.store.container.get_blob_client(report.snapshot).get_blob_properties()
+    assert len(properties.metadata["bodysha256"]) == 64  # the digest of its bytes, written with them
+    verifications = _verifications(monkeypatch)
+
+    read = env.store.read(env.hub_name)
+    assert read is not None and read.name == report.snapshot and read.fallback is None
+    assert env.store.read_snapshot(env.hub_name, report.snapshot).content_hash == read.content_hash
+    assert verifications == []
+    # Rewritten (the metadata does not follow a new upload), even with the same content: item by item.
+    env.store.container.upload_blob(report.snapshot, env.raw_snapshot(), overwrite=True)
+    assert env.store.read(env.hub_name).fallback is None
+    assert len(verifications) == 1
+
+
+def test_bytes_that_no_longer_match_their_digest_fail_the_content_hash(env: Env) -> None:
+    env.primary.seed(jobs=4, artifacts=6, seed=1)
+    older = env.sync(T0)
+    env.primary.put_asset(Artifact(ArtifactKind.DATA, "late", "1", {"type": "uri_file", "path": "https://x/late"}))
+    newest = env.sync(T0 + timedelta(minutes=15))
+    blob = env.store.container.get_blob_client(newest.snapshot)
+    digest = blob.get_blob_properties().metadata
+    body = json.loads(blob.download_blob().readall())
+    body["artifacts"]["data"][0]["spec"]["path"] = "https://elsewhere/"  # damaged, the digest kept with it
+    blob.upload_blob(json.dumps(body, separators=(",", ":")), overwrite=True, metadata=digest)
+
+    snap = env.store.read(env.hub_name)
+    assert snap is not None and snap.name == older.snapshot
+    assert snap.fallback is not None and "fails its content hash (its bytes changed)" in snap.fallback.reason
+    with pytest.raises(CatalogError, match="its bytes changed"):
+        env.store.read_snapshot(env.hub_name, newest.snapshot)
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_parsing_a_snapshot_leaves_the_garbage_collector_as_it_found_it(collecting: bool) -> None:
+    import gc
+
+    from failover.stores.catalog import _parsed
+
+    was = gc.isenabled()
+    try:
+        (gc.enable if collecting else gc.disable)()
+        assert _parsed(b'{"jobs": [], "artifacts": {}}') == {"jobs": [], "artifacts": {}}
+        assert gc.isenabled() is collecting
+        with pytest.raises(ValueError):
+            _parsed(b"{not json")
+        assert gc.isenabled() is collecting
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -6,6 +6,7 @@ between the hubs, provisioning waits, failback.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -110,6 +111,50 @@ def test_readiness_names_missing_mapped_connections_and_datastores(azurite: Azur
                                  f"mapped datastore missing on {opts.secondary}: archive-dr"]
     ok = check_readiness(pair, scenario.secondary, [], [], {}, ResourceMaps.of_pair(pair, opts.primary))
     assert ok["ready"], ok["reasons"]
+
+
+class InFlight:
+    """A hub whose calls are counted while they are in flight: how many the caller asked at once."""
+
+    def __init__(self, hub: SimulatedHub) -> None:
+        self._hub, self._lock, self.now, self.most = hub, threading.Lock(), 0, 0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._hub, name)
+        if not callable(attr):
+            return attr
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self.now += 1
+                self.most = max(self.most, self.now)
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.now -= 1
+
+        return counted
+
+
+def test_readiness_asks_the_target_everything_at_once(azurite: AzuriteEndpoints) -> None:
+    """Readiness is on the RTO's path (no write before it ends): its reads cost one round trip, not four."""
+    opts = options()
+    from rehearsal.scenario import prepare
+
+    scenario = prepare(opts, azurite.connection_string)
+    pair = scenario.config.pair(opts.pair)
+    maps = ResourceMaps.of_pair(pair, opts.primary)
+    scenario.secondary.set_faults("latency_ms=200")  # every call takes a while: the ones asked together overlap
+    target = InFlight(scenario.secondary)
+    result = check_readiness(pair, target, [], [], {}, maps)  # type: ignore[arg-type]
+    assert result["ready"], result["reasons"]
+    assert target.most == 4  # the ping, the computes, the connections and the datastores, together
+
+    scenario.secondary.set_faults("down=1")
+    down = check_readiness(pair, scenario.secondary, [], [], {}, maps)
+    assert not down["ready"] and down["checked"] == {}
+    assert len(down["reasons"]) == 1 and down["reasons"][0].startswith(f"target {opts.secondary} unreachable: ")
 
 
 def test_provisioning_is_waited_for_on_durable_timers(azurite: AzuriteEndpoints) -> None:
