@@ -18,11 +18,6 @@ from failover.stores.catalog import CatalogError
 bp = df.Blueprint()
 
 
-# The source's ping goes while the plan reads the catalog and builds its stages: its round trip (or its
-# timeout, the source being down) is not added to the plan's time.
-_pings = ThreadPoolExecutor(4, thread_name_prefix="plan-ping")
-
-
 def _answers(hub: HubClient) -> bool:
     try:
         hub.ping()  # one try: this only decides whether live job refresh is worth attempting
@@ -32,7 +27,14 @@ def _answers(hub: HubClient) -> bool:
 
 
 def _asking(hub: HubClient) -> Future[bool]:
-    return _pings.submit(_answers, hub)
+    """The source's ping, on a thread of its own while the plan reads the catalog and builds its stages: its
+    round trip (or its timeout, the source being down) is not added to the plan's time, and no plan's ping
+    waits behind another's (a region's outage plans many pairs at once)."""
+    asking = ThreadPoolExecutor(1, thread_name_prefix="plan-ping")
+    try:
+        return asking.submit(_answers, hub)
+    finally:
+        asking.shutdown(wait=False)  # the thread ends with its ping
 
 
 @bp.activity_trigger(input_name="payload")
@@ -80,7 +82,9 @@ def load_recovery_plan(payload: dict[str, Any]) -> dict[str, Any]:
 @traced
 def check_readiness(payload: dict[str, Any]) -> dict[str, Any]:
     svc = services()
+    pair = svc.config.pair(payload["pair"])
     snapshot = svc.snapshot(payload["source"], payload["snapshot"]) if payload.get("snapshot") else None
     # a flip-only plan without a catalog (snapshot None): only the target itself to check
-    return failover_checks(svc, svc.config.pair(payload["pair"]), source=payload["source"],
-                           target=payload["target"], snapshot=snapshot, recovering=bool(payload.get("recover", True)))
+    return failover_checks(svc, pair, source=payload["source"], target=payload["target"], snapshot=snapshot,
+                           recovering=bool(payload.get("recover", True)),
+                           stages=svc.recovery_stages(pair, snapshot.hub, snapshot.name) if snapshot else None)

@@ -16,7 +16,7 @@ The result is stored in the pair state and shown by GET /api/pairs/{pair} and `h
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -36,7 +36,7 @@ from failover.recovery import (
     same_definition,
     target_form,
 )
-from failover.recovery_order import stage_items
+from failover.recovery_order import RecoveryStage, stage_items
 from failover.services import Services
 from failover.stores.catalog import CatalogSnapshot
 
@@ -44,15 +44,21 @@ MAX_NAMED = 10  # items named per kind in a reason or in drift examples: the row
 
 
 def failover_checks(svc: Services, pair: HubPair, *, source: str, target: str, snapshot: CatalogSnapshot | None,
-                    recovering: bool, expected_computes: Iterable[str] = ()) -> dict[str, Any]:
+                    recovering: bool, expected_computes: Iterable[str] = (),
+                    stages: Sequence[RecoveryStage] | None = None) -> dict[str, Any]:
     """Stage 2's checks of ``target`` for a failover from ``source`` with this catalog snapshot (None: a
-    flip-only plan without a catalog, so only the target itself is checked)."""
-    # The plan built this snapshot's recovery stages a moment ago (or the last readiness tick did): every
-    # interrupted job and recoverable artifact is in them, so nothing is parsed or sorted again.
-    stages = svc.recovery_stages(pair, source, snapshot.name) if snapshot is not None else []
-    jobs = list(stage_items(stages, jobs=True)) if recovering else []
-    artifacts = list(stage_items(stages, jobs=False))
-    return check_readiness(pair, svc.hub(target), jobs, artifacts, compute_map_from(pair, source),
+    flip-only plan without a catalog, so only the target itself is checked). ``stages``: the snapshot's
+    recovery stages when the caller has them (a failover's plan built them): every interrupted job and
+    recoverable artifact is in them, so nothing is read from the snapshot again."""
+    if stages is not None:
+        jobs, artifacts = list(stage_items(stages, jobs=True)), list(stage_items(stages, jobs=False))
+    elif snapshot is not None:
+        jobs = interrupted_jobs(snapshot.job_records(), pair)
+        artifacts = [a for kind in pair.policy.artifact_kinds
+                     for a in recoverable(pair, source, kind, snapshot.artifact_list(kind))]
+    else:
+        jobs, artifacts = [], []
+    return check_readiness(pair, svc.hub(target), jobs if recovering else [], artifacts, compute_map_from(pair, source),
                            ResourceMaps.of_pair(pair, source), expected_computes=expected_computes)
 
 
@@ -117,7 +123,6 @@ def assess(svc: Services, pair: HubPair, now: datetime) -> dict[str, Any]:
             reasons.append(f"no catalog of {active}: a failover would abort (run a catalog sync)")
         result["catalog"] = {"hub": active, "taken_at": None, "age_seconds": None, "rpo_minutes": rpo}
     else:
-        svc.pin_snapshot(snapshot)  # its recovery stages, built here, are what a failover's plan starts from
         age = round((now - snapshot.taken_at).total_seconds(), 1)
         result["catalog"] = {"hub": active, "taken_at": snapshot.taken_at.isoformat(), "age_seconds": age,
                              "rpo_minutes": rpo}

@@ -227,10 +227,11 @@ def check_readiness(pair: HubPair, target: HubClient, jobs: Sequence[JobRecord],
     """
     # Every check is a read of the target, independent of the others: asked at once, with the ping, they cost
     # one round trip before the flip instead of one each (readiness is on the RTO's path: no write starts
-    # before it ends). When the ping fails the target is unreachable, and what the others found says nothing.
+    # before it ends). Beside the ping each is tried once: when the ping fails the target is unreachable and
+    # nothing else is asked again (a down target costs the ping's retries, not four times them); a try that
+    # failed while the ping got through is asked again, with retries.
     pinged = _hub_calls.submit(call_hub, target.ping)
-    computes_asked = _hub_calls.submit(call_hub, target.list_computes)
-    mapped_asked = _map_targets_asked(target, maps) if maps else {}
+    asked = {what: (_hub_calls.submit(call_hub, fn, attempts=1), fn) for what, fn in _target_lists(target, maps)}
     cataloged = {(a.kind, a.name, a.version or "") for a in artifacts}
     uncataloged = sorted({d for j in jobs for d in job_dependencies(j.spec)} - cataloged)  # the rest: recreated
     try:
@@ -238,23 +239,43 @@ def check_readiness(pair: HubPair, target: HubClient, jobs: Sequence[JobRecord],
     except HubError as exc:
         return {"ready": False, "reasons": [f"target {target.hub_id} unreachable: {exc}"], "checked": {}}
     found = _parallel(uncataloged, partial(_dependency_missing, target), READINESS_CONCURRENCY)  # usually none
+    has = {what: _names(future, fn) for what, (future, fn) in asked.items()}
     reasons: list[str] = []
-    computes = set(computes_asked.result())
     needed = sorted({compute_map.get(j.compute, j.compute) for j in jobs if j.compute} | set(expected_computes))
-    missing_computes = [c for c in needed if c not in computes]
+    missing_computes = [c for c in needed if c not in has["compute"]]
     if missing_computes:
         reasons.append(f"compute missing on {target.hub_id}: {', '.join(missing_computes[:10])}")
     unresolved = [f"{kind.value}:{name}:{version}" for (kind, name, version), missing
                   in zip(uncataloged, found, strict=True) if missing]
     if unresolved:
         reasons.append(f"job dependencies neither cataloged nor on {target.hub_id}: {', '.join(unresolved[:10])}")
-    for what, asked in mapped_asked.items():
-        if names := sorted(asked[1] - set(asked[0].result())):
+    for what, mapped in (("connection", maps.connection if maps else {}),
+                         ("datastore", maps.datastore if maps else {})):
+        if names := sorted(set(mapped.values()) - has.get(what, set())):
             reasons.append(f"mapped {what} missing on {target.hub_id}: {', '.join(names[:10])}")
     return {"ready": not reasons, "reasons": reasons,
             "checked": {"computes": len(needed), "jobs": len(jobs), "missing_dependencies": len(unresolved),
                         "connections": len(maps.connection) if maps else 0,
                         "datastores": len(maps.datastore) if maps else 0}}
+
+
+def _target_lists(target: HubClient, maps: ResourceMaps | None) -> list[tuple[str, Callable[[], list[str]]]]:
+    """The names readiness needs from the target: its computes, and the connections and datastores the maps
+    point at (only when they point at some)."""
+    lists: list[tuple[str, Callable[[], list[str]]]] = [("compute", target.list_computes)]
+    if maps and maps.connection:
+        lists.append(("connection", lambda: [c.name for c in target.list_connections()]))
+    if maps and maps.datastore:
+        lists.append(("datastore", target.list_datastores))
+    return lists
+
+
+def _names(asked: Future[list[str]], fn: Callable[[], list[str]]) -> set[str]:
+    """What a list tried once answered; when that try failed, the list again, with the retry layer's retries."""
+    try:
+        return set(asked.result())
+    except HubError:
+        return set(call_hub(fn))
 
 
 def _dependency_missing(target: HubClient, dependency: tuple[ArtifactKind, str, str]) -> bool:
@@ -267,19 +288,6 @@ def _dependency_missing(target: HubClient, dependency: tuple[ArtifactKind, str, 
             raise
         return True
     return False
-
-
-def _map_targets_asked(target: HubClient, maps: ResourceMaps) -> dict[str, tuple[Future[list[str]], set[str]]]:
-    """The connections and datastores the maps point at, each with the names the target has (asked at once)."""
-    def connection_names() -> list[str]:
-        return [c.name for c in call_hub(target.list_connections)]
-
-    asked: dict[str, tuple[Future[list[str]], set[str]]] = {}
-    if maps.connection:
-        asked["connection"] = (_hub_calls.submit(connection_names), set(maps.connection.values()))
-    if maps.datastore:
-        asked["datastore"] = (_hub_calls.submit(call_hub, target.list_datastores), set(maps.datastore.values()))
-    return asked
 
 
 # ---------------------------------------------------------------------------- recovery

@@ -127,8 +127,8 @@ def run_throttled_failover(connection_string: str, options: ThroughputOptions) -
     host = ReplayHost(app, store=AzureStorageStore(connection_string, f"arm{tag}"), clock=SkippingClock(),
                       max_activity_workers=options.workers, delivery=Delivery(coalesce_ms=options.coalesce_ms))
     request = {"pair": scenario.pair, "trigger": "manual", "reason": "throughput rehearsal", "requested_by": "bench"}
-    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     with _world_frozen() as collecting:
+        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
         began = time.monotonic()
         try:
             instance = host.start_new("failover", None, request)

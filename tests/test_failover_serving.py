@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections import Counter
 from dataclasses import replace
 from typing import Any
+
+import pytest
 
 from failover.domain.model import Artifact, ArtifactKind
 from failover.domain.resource_maps import ResourceMaps
 from failover.domain.serving import schedule_enabled
+from failover.hubs import hub_retry
 from failover.hubs.hub_factory import hub_client_for
 from failover.hubs.simulated_hub import SimulatedHub
 from failover.hubs.simulated_seed import AI_SERVICES_CONNECTION, SEEDED_DATASTORES
@@ -137,8 +142,10 @@ class InFlight:
         return counted
 
 
-def test_readiness_asks_the_target_everything_at_once(azurite: AzuriteEndpoints) -> None:
-    """Readiness is on the RTO's path (no write before it ends): its reads cost one round trip, not four."""
+def test_readiness_asks_the_target_everything_at_once(azurite: AzuriteEndpoints,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Readiness is on the RTO's path (no write before it ends): its reads cost one round trip, not four; and a
+    down target costs the ping's retries, not four times them."""
     opts = options()
     from rehearsal.scenario import prepare
 
@@ -151,10 +158,15 @@ def test_readiness_asks_the_target_everything_at_once(azurite: AzuriteEndpoints)
     assert result["ready"], result["reasons"]
     assert target.most == 4  # the ping, the computes, the connections and the datastores, together
 
+    monkeypatch.setattr(hub_retry, "_backoff", lambda state: 0.0)  # the retries' waits are not what is counted
     scenario.secondary.set_faults("down=1")
+    began = time.monotonic()
     down = check_readiness(pair, scenario.secondary, [], [], {}, maps)
     assert not down["ready"] and down["checked"] == {}
     assert len(down["reasons"]) == 1 and down["reasons"][0].startswith(f"target {opts.secondary} unreachable: ")
+    sent = Counter(r.operation for r in scenario.secondary.requests.entries(since=began))
+    assert sent == {"ping": hub_retry.MAX_ATTEMPTS, "list_computes": 1, "list_assets(connection)": 1,
+                    "list_datastores": 1}, sent
 
 
 def test_provisioning_is_waited_for_on_durable_timers(azurite: AzuriteEndpoints) -> None:
