@@ -504,21 +504,3 @@ def test_bytes_that_no_longer_match_their_digest_fail_the_content_hash(env: Env)
     assert snap.fallback is not None and "fails its content hash (its bytes changed)" in snap.fallback.reason
     with pytest.raises(CatalogError, match="its bytes changed"):
         env.store.read_snapshot(env.hub_name, newest.snapshot)
-
-
-@pytest.mark.parametrize("collecting", [True, False])
-def test_parsing_a_snapshot_leaves_the_garbage_collector_as_it_found_it(collecting: bool) -> None:
-    import gc
-
-    from failover.stores.catalog import _parsed
-
-    was = gc.isenabled()
-    try:
-        (gc.enable if collecting else gc.disable)()
-        assert _parsed(b'{"jobs": [], "artifacts": {}}') == {"jobs": [], "artifacts": {}}
-        assert gc.isenabled() is collecting
-        with pytest.raises(ValueError):
-            _parsed(b"{not json")
-        assert gc.isenabled() is collecting
-    finally:
-        (gc.enable if was else gc.disable)()
