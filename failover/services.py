@@ -53,7 +53,7 @@ class Services:
     _snapshots: OrderedDict[tuple[str, str], CatalogSnapshot] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _logs: Any | None = None
-    _items: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    _items: OrderedDict[tuple[str, str, str], list[Any]] = field(default_factory=OrderedDict)
     _building: dict[tuple[str, str, str], threading.Lock] = field(default_factory=dict)
     secret_source: SecretSource | None = None  # Key Vault (managed identity), built on first use
 
@@ -105,6 +105,8 @@ class Services:
         key = (hub, name, what)
         with self._lock:
             cached = self._items.get(key)
+            if cached is not None:  # in use: the last to go (a long failover's stages outlive other pairs' plans)
+                self._items.move_to_end(key)
             building = self._building.setdefault(key, threading.Lock())
         if cached is None:
             with building:  # the chunks of a wave start together: one builds, the others wait for it

@@ -504,3 +504,32 @@ def test_bytes_that_no_longer_match_their_digest_fail_the_content_hash(env: Env)
     assert snap.fallback is not None and "fails its content hash (its bytes changed)" in snap.fallback.reason
     with pytest.raises(CatalogError, match="its bytes changed"):
         env.store.read_snapshot(env.hub_name, newest.snapshot)
+
+
+def test_the_items_a_run_keeps_using_outlive_the_ones_built_after_them(env: Env, azurite: AzuriteEndpoints,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long failover's stages are read by every chunk; other pairs' plans since must not push them out."""
+    from failover.services import reset_services, services
+
+    monkeypatch.setenv("FAILOVER_CONFIG", env.config.model_dump_json(by_alias=True, exclude_none=True))
+    monkeypatch.setenv("DR_STORAGE_CONNECTION", azurite.connection_string)
+    monkeypatch.delenv("DR_STORAGE_ACCOUNT", raising=False)
+    reset_services()
+    svc = services()
+    env.primary.seed(jobs=2, artifacts=3, seed=1)
+    env.sync(T0)
+    snapshot = env.store.read(env.hub_name)
+    assert snapshot is not None
+    svc.pin_snapshot(snapshot)  # as a plan does
+    builds: list[str] = []
+
+    def items(what: str) -> list[str]:
+        return svc.chunk_items(env.hub_name, snapshot.name, what, lambda s: builds.append(what) or [what])
+
+    items("the run's")
+    for i in range(100):  # far more than are kept; the run's chunks keep asking meanwhile
+        items(f"other {i}")
+        assert items("the run's") == ["the run's"]
+    assert builds.count("the run's") == 1 and builds.count("other 0") == 1
+    assert items("other 0") == ["other 0"] and builds.count("other 0") == 2  # unused since: gone, built again
+    reset_services()
