@@ -33,6 +33,7 @@ from failover.recovery import (
     compute_map_from,
     interrupted_jobs,
     recoverable,
+    recovery_inventory,
     same_definition,
     target_form,
 )
@@ -53,9 +54,7 @@ def failover_checks(svc: Services, pair: HubPair, *, source: str, target: str, s
     if stages is not None:
         jobs, artifacts = list(stage_items(stages, jobs=True)), list(stage_items(stages, jobs=False))
     elif snapshot is not None:
-        jobs = interrupted_jobs(snapshot.job_records(), pair)
-        artifacts = [a for kind in pair.policy.artifact_kinds
-                     for a in recoverable(pair, source, kind, snapshot.artifact_list(kind))]
+        jobs, artifacts = recovery_inventory(snapshot, pair, source)
     else:
         jobs, artifacts = [], []
     return check_readiness(pair, svc.hub(target), jobs if recovering else [], artifacts, compute_map_from(pair, source),

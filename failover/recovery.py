@@ -101,12 +101,18 @@ def interrupted_jobs(jobs: Iterable[JobRecord], pair: HubPair) -> list[JobRecord
     return sorted((j for j in jobs if j.status in wanted), key=lambda j: j.name)
 
 
+def recovery_inventory(snapshot: Any, pair: HubPair, source: str) -> tuple[list[JobRecord], list[Artifact]]:
+    """What a recovery from a catalog snapshot of ``source`` covers: its interrupted jobs, and its recoverable
+    artifacts of the pair's kinds."""
+    artifacts = [a for kind in pair.policy.artifact_kinds
+                 for a in recoverable(pair, source, kind, snapshot.artifact_list(kind))]
+    return interrupted_jobs(snapshot.job_records(), pair), artifacts
+
+
 def stages_of(snapshot: Any, pair: HubPair, source: str) -> list[RecoveryStage]:
     """The recovery stages of a catalog snapshot of ``source`` (recovery_order.py): the plan's view and
     every chunk's."""
-    artifacts = [a for kind in pair.policy.artifact_kinds
-                 for a in recoverable(pair, source, kind, snapshot.artifact_list(kind))]
-    return recovery_stages(interrupted_jobs(snapshot.job_records(), pair), artifacts, pair.policy.priority)
+    return recovery_stages(*recovery_inventory(snapshot, pair, source), pair.policy.priority)
 
 
 # ---------------------------------------------------------------------------- plan
